@@ -1,0 +1,257 @@
+"""Load and validate monitor.toml into typed settings; environment variables override secrets.
+
+Every problem becomes one ConfigError naming the file, the key and what is wrong, so the CLI
+can print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from monitor.durations import parse_duration, parse_size
+from monitor.errors import ConfigError
+
+ENV_CONFIG = "MONITOR_CONFIG"
+ENV_DATABASE_URL = "MONITOR_DATABASE_URL"
+DEFAULT_CONFIG_NAME = "monitor.toml"
+DEFAULT_CONTACT = "https://github.com/monitor-alerts/monitor"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    contact_url: str = DEFAULT_CONTACT
+    connect_timeout: float = 10.0
+    timeout: float = 30.0
+    max_response_bytes: int = 10 * 1024 * 1024
+    max_connections: int = 20
+    per_host: int = 2
+    host_min_gap: float = 1.0
+
+    @property
+    def user_agent(self) -> str:
+        from monitor import __version__
+
+        return f"monitor/{__version__} (+{self.contact_url})"
+
+
+@dataclass(frozen=True)
+class PollingSettings:
+    default_interval: float = 30 * 60
+    min_interval: float = 10 * 60
+    max_interval: float = 24 * 3600
+    max_backoff: float = 24 * 3600
+    max_item_age: float = 7 * 86400
+    tick: float = 30.0
+    # Spread of first polls after start-up, so a restart never bursts every feed at once.
+    startup_spread: float = 120.0
+    lease: float = 15 * 60
+    parse_workers: int = 0  # 0: one process per core
+
+    def effective_parse_workers(self) -> int:
+        return self.parse_workers or (os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    url: str
+    name: str | None = None
+    tags: tuple[str, ...] = ()
+    interval: float | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    config_path: Path | None = None
+    http: HttpSettings = field(default_factory=HttpSettings)
+    polling: PollingSettings = field(default_factory=PollingSettings)
+    feeds: tuple[FeedSpec, ...] = ()
+    feeds_opml: tuple[Path, ...] = ()
+    rules_paths: tuple[Path, ...] = ()
+
+
+def state_directory() -> Path:
+    """Where the default SQLite database lives: systemd's StateDirectory, else the working dir."""
+    state = os.environ.get("STATE_DIRECTORY")
+    return Path(state.split(":")[0]) if state else Path.cwd()
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{state_directory() / 'monitor.db'}"
+
+
+def find_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
+    """--config, else $MONITOR_CONFIG, else ./monitor.toml if it exists, else None (defaults)."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(ENV_CONFIG)
+    if env:
+        return Path(env)
+    local = Path.cwd() / DEFAULT_CONFIG_NAME
+    return local if local.exists() else None
+
+
+def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Read the configuration; raise ConfigError naming file, key and problem."""
+    config_path = find_config_path(path)
+    data: dict[str, Any] = {}
+    if config_path is not None:
+        try:
+            raw = config_path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"{config_path}: cannot read the configuration file ({exc.strerror}); "
+                              f"pass --config PATH or set {ENV_CONFIG}") from None
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{config_path}: invalid TOML: {exc}") from None
+    return settings_from_dict(data, config_path)
+
+
+def settings_from_dict(data: dict[str, Any], config_path: Path | None = None) -> Settings:
+    reader = _Reader(data, config_path)
+    base = config_path.parent if config_path else Path.cwd()
+
+    db = reader.table("database")
+    database_url = reader.get(db, "database.url", _string, None)
+    if database_url and database_url.startswith("sqlite:///") and not database_url.startswith("sqlite:////"):
+        rel = database_url[len("sqlite:///"):]
+        if rel and rel != ":memory:":
+            database_url = f"sqlite:///{(base / rel).resolve()}"
+    database_url = os.environ.get(ENV_DATABASE_URL) or database_url or default_database_url()
+
+    h = reader.table("http")
+    defaults_h = HttpSettings()
+    http = HttpSettings(
+        contact_url=reader.get(h, "http.contact_url", _string, defaults_h.contact_url),
+        connect_timeout=reader.get(h, "http.connect_timeout", _duration, defaults_h.connect_timeout),
+        timeout=reader.get(h, "http.timeout", _duration, defaults_h.timeout),
+        max_response_bytes=reader.get(h, "http.max_response_size", _size, defaults_h.max_response_bytes),
+        max_connections=reader.get(h, "http.max_connections", _positive_int, defaults_h.max_connections),
+        per_host=reader.get(h, "http.per_host", _positive_int, defaults_h.per_host),
+        host_min_gap=reader.get(h, "http.host_min_gap", _duration, defaults_h.host_min_gap),
+    )
+    reader.reject_unknown(h, "http", {"contact_url", "connect_timeout", "timeout", "max_response_size",
+                                      "max_connections", "per_host", "host_min_gap"})
+
+    p = reader.table("polling")
+    dp = PollingSettings()
+    polling = PollingSettings(
+        default_interval=reader.get(p, "polling.default_interval", _duration, dp.default_interval),
+        min_interval=reader.get(p, "polling.min_interval", _duration, dp.min_interval),
+        max_interval=reader.get(p, "polling.max_interval", _duration, dp.max_interval),
+        max_backoff=reader.get(p, "polling.max_backoff", _duration, dp.max_backoff),
+        max_item_age=reader.get(p, "polling.max_item_age", _duration, dp.max_item_age),
+        tick=reader.get(p, "polling.tick", _duration, dp.tick),
+        startup_spread=reader.get(p, "polling.startup_spread", _duration, dp.startup_spread),
+        lease=reader.get(p, "polling.lease", _duration, dp.lease),
+        parse_workers=reader.get(p, "polling.parse_workers", _non_negative_int, dp.parse_workers),
+    )
+    reader.reject_unknown(p, "polling", {f for f in PollingSettings.__dataclass_fields__
+                                         if f != "parse_workers"} | {"parse_workers"})
+    if polling.min_interval > polling.max_interval:
+        reader.fail("polling.min_interval", "must not be longer than polling.max_interval")
+    if not polling.min_interval <= polling.default_interval <= polling.max_interval:
+        reader.fail("polling.default_interval", "must lie between polling.min_interval and polling.max_interval")
+
+    feeds = []
+    raw_feeds = data.get("feeds", [])
+    if not isinstance(raw_feeds, list):
+        reader.fail("feeds", "expected an array of tables ([[feeds]] blocks)")
+    for i, entry in enumerate(raw_feeds):
+        key = f"feeds[{i}]"
+        if not isinstance(entry, dict):
+            reader.fail(key, "expected a table with at least url = \"...\"")
+        url = reader.get(entry, f"{key}.url", _string, None)
+        if not url or not url.startswith(("http://", "https://")):
+            reader.fail(f"{key}.url", "expected an http:// or https:// feed URL")
+        tags = reader.get(entry, f"{key}.tags", _str_list, ())
+        feeds.append(FeedSpec(url=url, name=reader.get(entry, f"{key}.name", _string, None), tags=tuple(tags),
+                              interval=reader.get(entry, f"{key}.interval", _duration, None)))
+        reader.reject_unknown(entry, key, {"url", "name", "tags", "interval"})
+
+    opml = tuple(base / p_ for p_ in reader.get(data, "feeds_opml", _str_list, ()))
+    r = reader.table("rules")
+    rules_paths = tuple(base / p_ for p_ in reader.get(r, "rules.paths", _str_list, ["rules"]))
+    reader.reject_unknown(r, "rules", {"paths"})
+    reader.reject_unknown(db, "database", {"url"})
+    reader.reject_unknown(data, "", {"database", "http", "polling", "feeds", "feeds_opml", "rules"})
+
+    return Settings(database_url=database_url, config_path=config_path, http=http, polling=polling,
+                    feeds=tuple(feeds), feeds_opml=opml, rules_paths=rules_paths)
+
+
+class _Reader:
+    """Typed access to the parsed TOML with errors that name file and key."""
+
+    def __init__(self, data: dict[str, Any], path: Path | None) -> None:
+        self.data = data
+        self.path = path
+
+    def fail(self, key: str, problem: str) -> None:
+        where = str(self.path) if self.path else "configuration"
+        raise ConfigError(f"{where}: {key}: {problem}")
+
+    def table(self, name: str) -> dict[str, Any]:
+        value = self.data.get(name, {})
+        if not isinstance(value, dict):
+            self.fail(name, f"expected a table ([{name}]), got {type(value).__name__}")
+        return value
+
+    def get(self, table: dict[str, Any], key: str, convert: Callable[[Any], T], default: Any) -> T:
+        name = key.rsplit(".", 1)[-1]
+        if name not in table:
+            return default
+        try:
+            return convert(table[name])
+        except (ValueError, TypeError) as exc:
+            self.fail(key, str(exc))
+            raise AssertionError("unreachable")
+
+    def reject_unknown(self, table: dict[str, Any], prefix: str, known: set[str]) -> None:
+        for name in table:
+            if name not in known:
+                close = difflib.get_close_matches(name, sorted(known), n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(sorted(known))})"
+                self.fail(f"{prefix}.{name}" if prefix else name, f"unknown key{hint}")
+
+
+def _duration(value: Any) -> float:
+    return parse_duration(value)
+
+
+def _size(value: Any) -> int:
+    return parse_size(value)
+
+
+def _positive_int(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"expected a whole number of at least 1, got {value!r}")
+    return value
+
+
+def _non_negative_int(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"expected a whole number of at least 0, got {value!r}")
+    return value
+
+
+def _str_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"expected a list of strings, got {value!r}")
+    return list(value)
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {value!r}")
+    return value

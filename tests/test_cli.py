@@ -1,0 +1,176 @@
+"""The command line as a user types it: tables for people, JSON for programs, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from feedgen import Entry, rss
+from feedserver import Feed, FeedServer, Status
+
+from monitor.cli import cli
+from monitor.database import Database
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def run(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    config = tmp_path / "monitor.toml"
+    config.write_text('[http]\nhost_min_gap = 0\nper_host = 8\ntimeout = "5s"\n'
+                      '[polling]\nstartup_spread = 0\nparse_workers = 1\n', encoding="utf-8")
+    monkeypatch.setenv("MONITOR_DATABASE_URL", database_url)
+    runner = CliRunner()
+
+    def invoke(*args: str, code: int = 0) -> str:
+        result = runner.invoke(cli, ["--config", str(config), *args], catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result.output
+
+    return invoke
+
+
+def feeds(server: FeedServer, n: int = 2) -> list[str]:
+    urls = []
+    for k in range(n):
+        server.add(f"/f{k}.xml", Feed(rss([Entry(title=f"Story {k}-{i}", link=f"https://news.example/{k}/{i}",
+                                                 guid=f"{k}-{i}") for i in range(3)], title=f"Outlet {k}")))
+        urls.append(server.url(f"/f{k}.xml"))
+    return urls
+
+
+def test_add_list_poll_and_items_round_trip(run, feed_server: FeedServer) -> None:
+    a, b = feeds(feed_server)
+    assert "added news-a" in run("feeds", "add", a, "--name", "news-a", "--tag", "world", "--interval", "15m")
+    run("feeds", "add", b)
+    listed = json.loads(run("feeds", "list", "--json"))
+    assert {f["name"] for f in listed} == {"news-a", "127.0.0.1/f1"}
+    first = next(f for f in listed if f["name"] == "news-a")
+    assert first["tags"] == ["world"] and first["interval_seconds"] == 900 and first["status"] == "new"
+
+    summary = json.loads(run("poll", "--once", "--all", "--json"))
+    assert {k: summary[k] for k in ("feeds", "fetched", "not_modified", "errors", "items_new", "items_duplicate")} \
+        == {"feeds": 2, "fetched": 2, "not_modified": 0, "errors": 0, "items_new": 6, "items_duplicate": 0}
+    assert summary["seconds"] >= 0
+
+    table = run("feeds", "list")
+    assert table.splitlines()[0].split() == ["NAME", "URL", "STATUS", "LAST", "SUCCESS", "LAST", "ERROR",
+                                             "NEXT", "POLL", "ITEMS"]
+    assert "news-a" in table and " ok " in table
+
+    items = json.loads(run("items", "list", "--feed", "news-a", "--json"))
+    assert sorted(i["title"] for i in items) == ["Story 0-0", "Story 0-1", "Story 0-2"]
+    assert all(i["backlog"] for i in items)
+    assert "Story 1-2" in run("items", "list", "--since", "1h")
+
+
+def test_poll_once_polls_only_due_feeds_and_one_named_feed(run, feed_server: FeedServer) -> None:
+    a, _ = feeds(feed_server)
+    run("feeds", "add", a, "--name", "a")
+    run("feeds", "add", _, "--name", "b")
+    assert json.loads(run("poll", "--once", "--json"))["feeds"] == 2  # new feeds are due at once
+    assert json.loads(run("poll", "--once", "--json"))["feeds"] == 0
+    assert json.loads(run("poll", "--once", "--feed", "a", "--json"))["not_modified"] + \
+        json.loads(run("poll", "--once", "--feed", "a", "--json"))["unchanged"] >= 1
+
+
+def test_failing_feed_shows_its_error_in_the_list(run, feed_server: FeedServer) -> None:
+    feed_server.add("/down.xml", Status(500))
+    run("feeds", "add", feed_server.url("/down.xml"), "--name", "down")
+    run("poll", "--once")
+    row = json.loads(run("feeds", "list", "--json"))[0]
+    assert row["status"] == "failing" and row["last_error"].startswith("HTTP 500") and row["consecutive_failures"] == 1
+    assert "HTTP 500" in run("feeds", "list")
+
+
+def test_remove_and_duplicate_add_give_clear_errors(run, feed_server: FeedServer) -> None:
+    a, _ = feeds(feed_server)
+    run("feeds", "add", a, "--name", "a")
+    with pytest.raises(Exception, match="already monitored"):
+        run("feeds", "add", a)
+    assert "removed a" in run("feeds", "remove", "a")
+    with pytest.raises(Exception, match="no feed named or at 'a'"):
+        run("feeds", "remove", "a")
+
+
+def test_opml_import_then_export_round_trips(run, tmp_path: Path) -> None:
+    opml = tmp_path / "in.opml"
+    opml.write_text("""<?xml version="1.0"?><opml version="2.0"><head><title>t</title></head><body>
+      <outline text="russia"><outline type="rss" text="Desk one" xmlUrl="https://one.example/rss"/>
+      <outline type="rss" text="Desk two" xmlUrl="https://two.example/rss"/></outline>
+      <outline type="rss" text="Loose" xmlUrl="https://three.example/feed"/></body></opml>""", encoding="utf-8")
+    assert "imported 3 feeds" in run("feeds", "import", str(opml))
+    assert "imported 0 feeds" in run("feeds", "import", str(opml))
+    exported = run("feeds", "export")
+    for url in ("https://one.example/rss", "https://two.example/rss", "https://three.example/feed"):
+        assert url in exported
+    out = tmp_path / "out.opml"
+    run("feeds", "export", "-o", str(out))
+    from monitor.opml import parse_opml
+
+    back = {f.url: f for f in parse_opml(out.read_bytes())}
+    assert back["https://one.example/rss"].tags == ("russia",) and back["https://one.example/rss"].name == "Desk one"
+
+
+def test_feeds_check_shows_entries_without_storing(run, feed_server: FeedServer, database_url: str) -> None:
+    a, _ = feeds(feed_server)
+    report = json.loads(run("feeds", "check", a, "--json"))
+    assert report["ok"] and report["feed"]["title"] == "Outlet 0" and len(report["items"]) == 3
+    assert "Story 0-1" in run("feeds", "check", a)
+    assert json.loads(run("items", "list", "--json")) == []
+    feed_server.add("/page", Feed(b"<html><body>hello</body></html>", content_type="text/html"))
+    assert "not a feed" in run("feeds", "check", feed_server.url("/page"), code=1)
+
+
+def test_commands_refuse_an_unmigrated_database(tmp_path: Path) -> None:
+    env = {**os.environ, "MONITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}
+    proc = subprocess.run([sys.executable, "-m", "monitor", "feeds", "list"], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().endswith("has no monitor schema yet: run `monitor db upgrade` first")
+    up = subprocess.run([sys.executable, "-m", "monitor", "db", "upgrade"], capture_output=True, text=True,
+                        env=env, cwd=tmp_path, timeout=60)
+    assert up.returncode == 0 and "empty → " in up.stdout
+    assert Database(env["MONITOR_DATABASE_URL"]).current_revision() is not None
+
+
+def test_an_older_schema_is_refused_with_the_next_step(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    db = Database(url)
+    db.upgrade("0001")
+    from monitor.database import alembic_config
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    if head == "0001":
+        pytest.skip("only one migration so far")
+    from monitor.errors import SchemaError
+
+    with pytest.raises(SchemaError, match="run `monitor db upgrade`"):
+        db.check_schema()
+
+
+def test_invalid_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "monitor.toml"
+    bad.write_text('[polling]\ntick = "often"\n', encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "monitor", "--config", str(bad), "feeds", "list"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"error: {bad}: polling.tick: expected a duration like 15m, 2h or 7d, got 'often'"
+
+
+def test_demo_runs_offline_and_shows_items_and_feed_health(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "monitor", "demo", "--keep", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "Stored items" in out and "Feed health" in out
+    assert "duplicates folded" in out and " 0 items stored" not in out
+    health = out.split("Feed health", 1)[1]
+    assert "meridian-daily    failing" in health and "not a feed" in health
+    assert "malformed but usable" in health
