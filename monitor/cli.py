@@ -23,6 +23,7 @@ from monitor.database import Database, safe_url
 from monitor.durations import format_duration, parse_duration
 from monitor.errors import ConfigError, MonitorError
 from monitor.logs import configure_logging
+from monitor.match import PRIORITY_RANK, HitRecorder
 from monitor.models import Feed, Item
 from monitor.poll import PollSummary
 from monitor.tables import render_table
@@ -40,6 +41,13 @@ class AppContext:
         if self._settings is None:
             self._settings = load_settings(self.config_path)
         return self._settings
+
+    def matcher(self) -> HitRecorder:
+        """The compiled watch rules as the storing hook; RuleError (exit 2) if a file is invalid."""
+        from monitor.match import load_matcher
+
+        loaded = load_matcher(self.settings.rules_paths)
+        return HitRecorder(loaded[1] if loaded else None)
 
     def database(self, *, check: bool = True, sync: bool = True) -> Database:
         """Open the database; refuse an old schema; bring config and OPML feeds in."""
@@ -299,19 +307,21 @@ def feeds_check(app: AppContext, url: str, as_json: bool) -> None:
 @click.pass_obj
 def poll(app: AppContext, once: bool, feed_names: tuple[str, ...], all_feeds: bool, as_json: bool) -> None:
     """Poll feeds once and exit."""
+    recorder = app.matcher()
     database = app.database()
-    summary = asyncio.run(poll_with_progress(database, app.settings, names=feed_names, due_only=not all_feeds))
+    summary = asyncio.run(poll_with_progress(database, app.settings, names=feed_names, due_only=not all_feeds,
+                                             on_items_stored=recorder))
     if as_json:
         echo_json(summary.as_dict())
     else:
         click.echo(f"polled {summary.feeds} feeds in {summary.seconds:.1f} s: {summary.fetched} fetched, "
                    f"{summary.not_modified} not modified, {summary.unchanged} unchanged, {summary.errors} errors; "
                    f"{summary.items_new} new items, {summary.items_duplicate} already stored, "
-                   f"{summary.items_updated} updated")
+                   f"{summary.items_updated} updated; {summary.hits} hits")
 
 
 async def poll_with_progress(database: Database, settings: Settings, *, names: tuple[str, ...] = (),
-                             due_only: bool = True) -> PollSummary:
+                             due_only: bool = True, on_items_stored: HitRecorder | None = None) -> PollSummary:
     from tqdm import tqdm
 
     from monitor.poll import poll_once
@@ -320,7 +330,8 @@ async def poll_with_progress(database: Database, settings: Settings, *, names: t
         def started(total: int) -> None:
             bar.reset(total=total)
         return await poll_once(database, settings, names=names, due_only=due_only,
-                               on_claimed=started, on_feed_done=lambda _t: bar.update())
+                               on_claimed=started, on_feed_done=lambda _t: bar.update(),
+                               on_items_stored=on_items_stored)
 
 
 @cli.command("run")
@@ -331,8 +342,9 @@ def run(app: AppContext) -> None:
 
     if logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(logging.INFO)
+    recorder = app.matcher()
     database = app.database()
-    asyncio.run(Daemon(database, app.settings).run())
+    asyncio.run(Daemon(database, app.settings, recorder).run())
 
 
 # -- items -----------------------------------------------------------------------------------
@@ -382,6 +394,66 @@ def item_json(item: Item, feed_name: str | None) -> dict[str, Any]:
             "updated_at": item.updated_at, "backlog": item.is_backlog, "stale": item.is_stale}
 
 
+# -- rules -----------------------------------------------------------------------------------
+
+from monitor.rules.commands import match_command, rules_group  # noqa: E402
+from monitor.rules.derive import derive_command  # noqa: E402
+
+cli.add_command(rules_group)
+cli.add_command(match_command)
+rules_group.add_command(derive_command)
+
+
+@rules_group.command("backtest")
+@click.option("--since", default="30d", show_default=True, help="Items first seen within this long.")
+@click.option("--watch", "watch_id", help="Only this watch.")
+@click.option("--rules", "rules_paths", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Rule files or directories (default: rules.paths from the configuration).")
+@click.option("--show", default=20, show_default=True, type=click.IntRange(0), help="Items listed per watch.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per hit.")
+@click.pass_obj
+def rules_backtest(app: AppContext, since: str, watch_id: str | None, rules_paths: tuple[Path, ...],
+                   show: int, as_json: bool) -> None:
+    """Run the rules over stored items and show what would have matched (records nothing)."""
+    from monitor.backtest import backtest
+    from monitor.match import load_matcher
+    from monitor.rules import compile_rules, load_rules
+
+    if rules_paths:
+        rules = load_rules(rules_paths)
+        matcher = compile_rules(rules)
+    else:
+        loaded = load_matcher(app.settings.rules_paths)
+        if loaded is None:
+            raise MonitorError("no rule files found: pass --rules PATH or set rules.paths in the configuration")
+        rules, matcher = loaded
+    if watch_id and watch_id not in {w.id for w in rules.watches}:
+        raise MonitorError(f"no watch {watch_id!r} in the rules; `monitor rules validate` lists them")
+    cutoff = utcnow() - timedelta(seconds=duration_option(since) or 0)
+    by_watch: dict[str, list[Any]] = {}
+    with app.database(sync=False).session() as session:
+        for hit in backtest(session, matcher, since=cutoff, watch=watch_id):
+            if as_json:
+                click.echo(json.dumps(hit.as_dict(), ensure_ascii=False))
+            else:
+                by_watch.setdefault(hit.watch, []).append(hit)
+    if as_json:
+        return
+    titles = {w.id: w for w in rules.watches}
+    click.echo(f"backtest since {fmt_time(cutoff)} UTC: {sum(map(len, by_watch.values()))} hits "
+               f"in {len(by_watch)} watches (nothing recorded)")
+    order = sorted(by_watch, key=lambda w: (-PRIORITY_RANK.get(titles[w].priority, 1), w))
+    for wid in order:
+        hits = by_watch[wid]
+        click.echo(f"\n{titles[wid].title} [{wid}, {titles[wid].priority}]: {len(hits)}")
+        rows = [(fmt_time(h.published_at), h.feed, h.title, ", ".join(dict.fromkeys(t.term for t in h.terms)))
+                for h in hits[:show]]
+        if rows:
+            click.echo(render_table(["PUBLISHED", "FEED", "TITLE", "TERMS"], rows, max_width=60))
+        if len(hits) > show:
+            click.echo(f"… and {len(hits) - show} more (--show N, or --json for all)")
+
+
 # -- demo ------------------------------------------------------------------------------------
 
 @cli.command("demo")
@@ -391,6 +463,9 @@ def demo(keep: Path | None) -> None:
     """Serve the bundled demo feeds on loopback, poll them into a fresh SQLite DB, show the result."""
     from monitor.demo.run import run_demo
 
+    if logging.getLogger().level >= logging.WARNING:
+        # The demo's broken feed is there on purpose; its error is in the health table.
+        logging.getLogger("monitor.poll").setLevel(logging.ERROR)
     run_demo(keep, echo=click.echo)
 
 

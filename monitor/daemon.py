@@ -14,6 +14,7 @@ from sqlalchemy import select
 from monitor.config import Settings
 from monitor.database import Database
 from monitor.fetch import Fetcher
+from monitor.match import HitRecorder, RuleReloader
 from monitor.models import Feed
 from monitor.poll import (Poller, claim_feeds, fetch_settings, parse_pool, release_leases, utcnow,
                           worker_identity)
@@ -35,9 +36,11 @@ def spread_overdue_feeds(db: Database, settings: Settings, rng: random.Random | 
 
 
 class Daemon:
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings, recorder: HitRecorder) -> None:
         self.db = db
         self.settings = settings
+        self.recorder = recorder
+        self.reloader = RuleReloader(settings.rules_paths, recorder)
         self.owner = worker_identity()
         self.stopping = asyncio.Event()
         self._tick_lock = asyncio.Lock()
@@ -46,6 +49,7 @@ class Daemon:
         if self.stopping.is_set() or self._tick_lock.locked():
             return
         async with self._tick_lock:
+            await asyncio.to_thread(self.reloader.check)
             limit = self.settings.http.max_connections * 4
             tasks = await asyncio.to_thread(claim_feeds, self.db, self.settings, owner=self.owner,
                                             now=utcnow(), limit=limit)
@@ -59,6 +63,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: self.reloader.check(force=True))
         moved = await asyncio.to_thread(spread_overdue_feeds, self.db, self.settings)
         if moved:
             logger.info("%d overdue feeds spread over the next %.0f s", moved, self.settings.polling.startup_spread)
@@ -66,7 +71,8 @@ class Daemon:
         scheduler = AsyncIOScheduler(timezone="UTC")
         try:
             async with Fetcher(fetch_settings(self.settings)) as fetcher:
-                poller = Poller(self.db, self.settings, executor=executor, owner=self.owner)
+                poller = Poller(self.db, self.settings, executor=executor, owner=self.owner,
+                                on_items_stored=self.recorder)
                 scheduler.add_job(self.tick, "interval", args=[poller, fetcher],
                                   seconds=self.settings.polling.tick, next_run_time=utcnow(),
                                   max_instances=1, coalesce=True, id="poll")

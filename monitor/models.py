@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text,
-                        TypeDecorator, text)
+                        TypeDecorator, UniqueConstraint, text)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -39,7 +39,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
+    type_annotation_map = {datetime: UTCDateTime}
 
 
 class Feed(Base):
@@ -152,6 +152,26 @@ class ItemSource(Base):
     first_seen_at: Mapped[datetime]
 
 
+class Hit(Base):
+    """A watch that matched an item: one row per (watch, item), whatever happens to either later."""
+
+    __tablename__ = "hits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    watch_id: Mapped[str] = mapped_column(String(200))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    priority: Mapped[str] = mapped_column(String(16))
+    # critical 3, high 2, normal 1, low 0: sorts in SQL without a CASE expression.
+    priority_rank: Mapped[int] = mapped_column(Integer)
+    # The matched terms with character spans in the item's title/body, for highlighting.
+    terms: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # False for first-poll backlog and over-age items: recorded, never alerted on.
+    alertable: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+    __table_args__ = (UniqueConstraint("watch_id", "item_id", name="uq_hits_watch_item"),)
+
+
 class Tombstone(Base):
     """Keys of pruned items, so an entry still in a feed is not re-ingested as new."""
 
@@ -161,4 +181,4 @@ class Tombstone(Base):
     pruned_at: Mapped[datetime]
 
 
-__all__ = ["Base", "Feed", "Item", "ItemKey", "ItemSource", "Tombstone", "UTCDateTime"]
+__all__ = ["Base", "Feed", "Hit", "Item", "ItemKey", "ItemSource", "Tombstone", "UTCDateTime"]

@@ -74,6 +74,7 @@ class PollSummary:
     items_new: int = 0
     items_duplicate: int = 0
     items_updated: int = 0
+    hits: int = 0
     seconds: float = 0.0
     new_item_ids: list[int] = field(default_factory=list)
 
@@ -137,7 +138,7 @@ class Poller:
     def __init__(self, db: Database, settings: Settings, *, executor: Executor | None = None,
                  owner: str | None = None, rng: random.Random | None = None,
                  on_feed_done: Callable[[FeedTask], None] | None = None,
-                 on_items_stored: Callable[[Session, list[int]], None] | None = None,
+                 on_items_stored: Callable[[Session, list[int], datetime], int | None] | None = None,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.db = db
         self.clock = clock
@@ -146,7 +147,8 @@ class Poller:
         self.owner = owner or worker_identity()
         self.rng = rng or random.Random()
         self.on_feed_done = on_feed_done
-        # Called inside the storing transaction with the new item ids (later stages hook here).
+        # Called inside the storing transaction with the new and updated item ids: the match
+        # step hooks in here, so no item is ever stored without being matched.
         self.on_items_stored = on_items_stored
         self._write_lock = asyncio.Lock()
 
@@ -205,6 +207,7 @@ class Poller:
             summary.items_new += outcome.new
             summary.items_duplicate += outcome.duplicates + outcome.pruned
             summary.items_updated += outcome.updated
+            summary.hits += outcome.hits
             summary.new_item_ids.extend(outcome.new_item_ids)
             logger.info("feed %s: %d entries, %d new, %d already stored", task.name, len(items),
                         outcome.new, outcome.duplicates + outcome.updated + outcome.pruned)
@@ -276,8 +279,10 @@ class Poller:
                                     max_item_age=self.settings.polling.max_item_age)
             if outcome.new_item_ids:
                 feed.last_new_item_at = now
-                if self.on_items_stored:
-                    self.on_items_stored(session, outcome.new_item_ids)
+            changed = outcome.new_item_ids + outcome.updated_item_ids
+            if changed and self.on_items_stored:
+                session.flush()
+                outcome.hits = self.on_items_stored(session, changed, now) or 0
         if feed.first_success_at is None:
             feed.first_success_at = now
         total = len(items) if items is not None else 0
@@ -288,11 +293,14 @@ class Poller:
             feed.interval = int(adapt_interval(feed.interval, new_entries=outcome.new, total_entries=total,
                                                bounds=self._bounds(feed)))
         feed.next_poll_at = now + timedelta(seconds=jittered(feed.interval, self.rng))
+        if meta is not None:
+            feed.last_error = f"malformed but usable: {meta.bozo_reason}"[:ERROR_TEXT_LIMIT] if meta.bozo else None
+        elif feed.consecutive_failures:
+            feed.last_error = None  # recovered; otherwise a 304 keeps the last parse's note
         feed.last_polled_at = feed.last_success_at = now
         feed.last_status = result.status
         feed.consecutive_failures = 0
         feed.retry_after_until = None
-        feed.last_error = None if meta is None or not meta.bozo else f"malformed but usable: {meta.bozo_reason}"[:ERROR_TEXT_LIMIT]
         return outcome
 
     def _record_failure(self, session: Session, feed: Feed, now: datetime, message: str,
@@ -335,7 +343,9 @@ class Poller:
 
 async def poll_once(db: Database, settings: Settings, *, names: Sequence[str] = (), due_only: bool = True,
                     clock: Callable[[], datetime] = utcnow, on_claimed: Callable[[int], None] | None = None,
-                    on_feed_done: Callable[[FeedTask], None] | None = None) -> PollSummary:
+                    on_feed_done: Callable[[FeedTask], None] | None = None,
+                    on_items_stored: Callable[[Session, list[int], datetime], int | None] | None = None
+                    ) -> PollSummary:
     """Claim the due (or named, or all) feeds, poll them once with a parse pool, return the summary."""
     owner = worker_identity()
     tasks = await asyncio.to_thread(claim_feeds, db, settings, owner=owner, now=clock(), names=names,
@@ -344,7 +354,8 @@ async def poll_once(db: Database, settings: Settings, *, names: Sequence[str] = 
         on_claimed(len(tasks))
     executor = parse_pool(min(settings.polling.effective_parse_workers(), len(tasks)))
     try:
-        poller = Poller(db, settings, executor=executor, owner=owner, clock=clock, on_feed_done=on_feed_done)
+        poller = Poller(db, settings, executor=executor, owner=owner, clock=clock, on_feed_done=on_feed_done,
+                        on_items_stored=on_items_stored)
         return await poller.poll(tasks)
     finally:
         if executor is not None:

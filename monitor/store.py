@@ -33,13 +33,18 @@ class StoreOutcome:
     """What storing one poll's entries did."""
 
     new_item_ids: list[int] = field(default_factory=list)
+    updated_item_ids: list[int] = field(default_factory=list)
     duplicates: int = 0       # already stored (this feed or another), unchanged
-    updated: int = 0          # already stored, text changed since
     pruned: int = 0           # seen before, pruned since (tombstoned): ignored
+    hits: int = 0             # recorded by the match step in the same transaction
 
     @property
     def new(self) -> int:
         return len(self.new_item_ids)
+
+    @property
+    def updated(self) -> int:
+        return len(self.updated_item_ids)
 
 
 def sha256_hex(text: str) -> str:
@@ -133,7 +138,7 @@ def store_entries(session: Session, feed: Feed, items: Sequence[NormalisedItem],
             if row is not None and row.content_hash != item.content_hash:
                 _update_item(session, item_id, item, now)
                 existing[item_id] = _Stored(item.title, item.content_hash)
-                outcome.updated += 1
+                outcome.updated_item_ids.append(item_id)
             else:
                 outcome.duplicates += 1
             for k in keys.values():

@@ -30,7 +30,7 @@ def run(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     def invoke(*args: str, code: int = 0) -> str:
         result = runner.invoke(cli, ["--config", str(config), *args], catch_exceptions=False)
         assert result.exit_code == code, result.output
-        return result.output
+        return result.stdout
 
     return invoke
 
@@ -169,8 +169,13 @@ def test_demo_runs_offline_and_shows_items_and_feed_health(tmp_path: Path) -> No
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert "Stored items" in out and "Feed health" in out
-    assert "duplicates folded" in out and " 0 items stored" not in out
+    assert "Stored items" in out and "Feed health" in out and "Hits (" in out
+    assert "first poll: 0 items" not in out and "second poll: 0 new" not in out
+    hits = out.split("Hits (", 1)[1].split("Feed health", 1)[0]
+    # Distractors stored but never hit; a new dossier story is an alertable hit.
+    for distractor in ("Tirana", "Bahamas", "Idaho", "Tristan", "Лавровый"):
+        assert distractor in out.split("Hits (", 1)[0] and distractor not in hits
+    assert "* Russia readies evacuation flights" in hits
     health = out.split("Feed health", 1)[1]
     assert "meridian-daily    failing" in health and "not a feed" in health
     assert "malformed but usable" in health

@@ -33,7 +33,7 @@ CRASHING_POLL = textwrap.dedent("""
     original = poll_module.Poller.__init__
     def patched(self, *a, **k):
         original(self, *a, **k)
-        def hook(session, ids):
+        def hook(session, ids, now):
             stored.append(ids)
             if len(stored) == 2:
                 session.flush()

@@ -79,10 +79,10 @@ def test_config_feeds_and_opml_feeds_are_registered_and_kept_in_step(database_ur
     runner = CliRunner()
     import json
 
-    listed = json.loads(runner.invoke(cli, ["--config", str(config), "feeds", "list", "--json"]).output)
+    listed = json.loads(runner.invoke(cli, ["--config", str(config), "feeds", "list", "--json"]).stdout)
     assert {(f["name"], tuple(f["tags"])) for f in listed} == {("one", ()), ("Desk", ("russia",))}
     config.write_text('feeds_opml = ["f.opml"]\n', encoding="utf-8")
-    listed = json.loads(runner.invoke(cli, ["--config", str(config), "feeds", "list", "--json"]).output)
+    listed = json.loads(runner.invoke(cli, ["--config", str(config), "feeds", "list", "--json"]).stdout)
     one = next(f for f in listed if f["name"] == "one")
     assert one["status"] == "disabled" and "no longer listed" in one["disabled_reason"]
 
