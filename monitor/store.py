@@ -16,7 +16,7 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Iterable, NamedTuple, Sequence
+from typing import Iterable, Sequence
 from urllib.parse import urlsplit
 
 from sqlalchemy import insert, select, update
@@ -81,13 +81,24 @@ def url_tombstone(canonical_url: str) -> str:
     return sha256_hex("url/" + canonical_url)
 
 
-class _Stored(NamedTuple):
-    title: str
-    content_hash: str
+@dataclass
+class _Stored:
+    """The versions of a story seen so far (its text as stored, and entries folded into it)."""
+
+    titles: set[str]
+    hashes: set[str]
+
+    @classmethod
+    def of(cls, title: str, content_hash: str) -> _Stored:
+        return cls({_fold(title)}, {content_hash})
+
+    def add(self, item: NormalisedItem) -> None:
+        self.titles.add(_fold(item.title))
+        self.hashes.add(item.content_hash)
 
 
 def _same_story(stored: _Stored, item: NormalisedItem) -> bool:
-    return stored.content_hash == item.content_hash or _fold(stored.title) == _fold(item.title)
+    return item.content_hash in stored.hashes or _fold(item.title) in stored.titles
 
 
 def _fold(text: str) -> str:
@@ -117,7 +128,7 @@ def store_entries(session: Session, feed: Feed, items: Sequence[NormalisedItem],
     tombstoned = set(session.scalars(
         select(Tombstone.key_hash).where(Tombstone.key_hash.in_(tomb_candidates))).all())
     existing_ids = set(known.values()) | set(by_url.values())
-    existing = {row.id: _Stored(row.title, row.content_hash) for row in session.execute(
+    existing = {row.id: _Stored.of(row.title, row.content_hash) for row in session.execute(
         select(Item.id, Item.title, Item.content_hash).where(Item.id.in_(existing_ids)))} \
         if existing_ids else {}
     sourced = set(session.scalars(
@@ -126,44 +137,52 @@ def store_entries(session: Session, feed: Feed, items: Sequence[NormalisedItem],
 
     new_rows: list[dict] = []
     new_keys: list[set[str]] = []     # keys of each new row, parallel to new_rows
-    batch_keys: dict[str, int] = {}   # key -> index in new_rows, for repeats inside one document
     add_keys: dict[str, int] = {}     # key -> existing item id
     add_sources: dict[int, str | None] = {}
     stale_before = now - timedelta(seconds=max_item_age)
 
+    # Rows inserted by this batch take part in every lookup under a placeholder id -(index+1),
+    # so an entry repeated inside one document is judged exactly like one stored before.
+    def remember(item_id: int, keys: Iterable[str]) -> None:
+        for k in keys:
+            if k in known:
+                continue
+            known[k] = item_id
+            if item_id < 0:
+                new_keys[-item_id - 1].add(k)
+            else:
+                add_keys[k] = item_id
+
     for item, keys in keyed:
+        url = identifying_url(item.canonical_url)
         item_id = _find_same_feed(item, keys, known, existing)
+        # The same-feed verdict on a link this feed already uses stands (see _find_same_feed);
+        # otherwise a canonical URL stored by another feed is the same story.
+        if item_id is None and keys.get("link") not in known:
+            if url and url in by_url:
+                # Another feed already has the story: one more source, not another item.
+                item_id = by_url[url]
+                if item_id > 0 and item_id not in sourced:
+                    add_sources[item_id] = item.url
+                    sourced.add(item_id)
+                outcome.duplicates += 1
+                existing[item_id].add(item)
+                remember(item_id, keys.values())
+                continue
         if item_id is not None:
-            row = existing.get(item_id)
-            if row is not None and row.content_hash != item.content_hash:
+            # Changed text is an update only if this feed never carried this exact text before
+            # (its content-hash key): another outlet's version of the story is not an update.
+            if item_id > 0 and known.get(keys["hash"]) != item_id:
                 _update_item(session, item_id, item, now)
-                existing[item_id] = _Stored(item.title, item.content_hash)
                 outcome.updated_item_ids.append(item_id)
             else:
                 outcome.duplicates += 1
-            for k in keys.values():
-                if k not in known:
-                    known[k] = item_id
-                    add_keys[k] = item_id
+            existing[item_id].add(item)
+            remember(item_id, keys.values())
             continue
-        if any(k in batch_keys for k in keys.values()):
-            outcome.duplicates += 1
-            continue
-        url = identifying_url(item.canonical_url)
         if any(feed_tombstone(feed.id, k) in tombstoned for k in keys.values()) or \
                 (url and url_tombstone(url) in tombstoned):
             outcome.pruned += 1
-            continue
-        if url and url in by_url:
-            # Another feed (or this one under other keys) already has the story: one more source.
-            other = by_url[url]
-            for k in keys.values():
-                known[k] = other
-                add_keys[k] = other
-            if other not in sourced:
-                add_sources[other] = item.url
-                sourced.add(other)
-            outcome.duplicates += 1
             continue
         link_clash = "link" in keys and keys["link"] in known
         published = item.published_at
@@ -178,10 +197,12 @@ def store_entries(session: Session, feed: Feed, items: Sequence[NormalisedItem],
             "first_seen_at": now, "updated_at": None, "content_hash": item.content_hash,
             "is_backlog": backlog, "is_stale": published is not None and published < stale_before,
         })
-        row_keys = {k for kind, k in keys.items() if not (kind == "link" and link_clash)}
-        new_keys.append(row_keys)
-        for k in row_keys:
-            batch_keys[k] = len(new_rows) - 1
+        placeholder = -len(new_rows)
+        new_keys.append(set())
+        existing[placeholder] = _Stored.of(item.title, item.content_hash)
+        remember(placeholder, (k for kind, k in keys.items() if not (kind == "link" and link_clash)))
+        if url and not link_clash:
+            by_url[url] = placeholder
 
     if new_rows:
         ids = list(session.scalars(
