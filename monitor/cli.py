@@ -46,8 +46,7 @@ class AppContext:
         """The compiled watch rules as the storing hook; RuleError (exit 2) if a file is invalid."""
         from monitor.match import load_matcher
 
-        loaded = load_matcher(self.settings.rules_paths)
-        return HitRecorder(loaded[1] if loaded else None)
+        return HitRecorder(load_matcher(self.settings.rules_paths))
 
     def database(self, *, check: bool = True, sync: bool = True) -> Database:
         """Open the database; refuse an old schema; bring config and OPML feeds in."""
@@ -148,6 +147,19 @@ def db_status(app: AppContext) -> None:
     database = Database(app.settings.database_url)
     database.check_schema()
     click.echo(f"{safe_url(database.url)}: schema current ({database.current_revision()})")
+
+
+@db.command("prune")
+@click.option("--older-than", default="180d", show_default=True, help="Remove items first seen before this.")
+@click.pass_obj
+def db_prune(app: AppContext, older_than: str) -> None:
+    """Remove old items and hits, keeping tombstones and hits still owed to a digest."""
+    from monitor.retention import prune
+
+    with app.database(sync=False).session() as session:
+        result = prune(session, app.settings, older_than=duration_option(older_than) or 0, now=utcnow())
+    click.echo(f"pruned {result.items} items ({result.kept_for_digests} kept: hits still owed to a digest), "
+               f"{result.digests} old digests, {result.old_tombstones} expired tombstones")
 
 
 # -- feeds -----------------------------------------------------------------------------------
@@ -342,8 +354,9 @@ def run(app: AppContext) -> None:
 
     if logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(logging.INFO)
-    recorder = app.matcher()
     database = app.database()
+    lock = database.single_instance_lock()  # noqa: F841 - held until the process exits
+    recorder = app.matcher()
     asyncio.run(Daemon(database, app.settings, recorder).run())
 
 
@@ -452,6 +465,121 @@ def rules_backtest(app: AppContext, since: str, watch_id: str | None, rules_path
             click.echo(render_table(["PUBLISHED", "FEED", "TITLE", "TERMS"], rows, max_width=60))
         if len(hits) > show:
             click.echo(f"… and {len(hits) - show} more (--show N, or --json for all)")
+
+
+# -- digests and deliveries -----------------------------------------------------------------
+
+@cli.group("digest")
+def digest_group() -> None:
+    """Preview and send digests."""
+
+
+def _subscription(app: AppContext, name: str):  # type: ignore[no-untyped-def]
+    sub = next((s for s in app.settings.subscriptions if s.name == name), None)
+    if sub is None:
+        known = ", ".join(s.name for s in app.settings.subscriptions) or "none configured"
+        raise MonitorError(f"no subscription named {name!r} ({known}); see [[subscriptions]] in the configuration")
+    return sub
+
+
+def _rules_or_none(app: AppContext):  # type: ignore[no-untyped-def]
+    from monitor.match import load_matcher
+
+    loaded = load_matcher(app.settings.rules_paths)
+    return loaded[0] if loaded else None
+
+
+@digest_group.command("preview")
+@click.argument("subscription")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path), help="Also write the HTML.")
+@click.option("--since", help="Cover hits from this long ago (default: since the subscription's last digest).")
+@click.pass_obj
+def digest_preview(app: AppContext, subscription: str, html_file: Path | None, since: str | None) -> None:
+    """Render the next digest of SUBSCRIPTION as it stands now, without sending or recording it."""
+    from monitor.digest.build import build_digest
+    from monitor.digest.email import render_email
+    from monitor.digest.model import DigestRequest
+    from monitor.models import SubscriptionState
+    from monitor.outbox import health_notes, pending_hits, watch_catalogue
+
+    sub = _subscription(app, subscription)
+    catalogue = watch_catalogue(_rules_or_none(app))
+    now = utcnow()
+    database = app.database(sync=False)
+    with database.sessions() as session:  # read-only: never committed
+        state = session.get(SubscriptionState, sub.name)
+        start = now - timedelta(seconds=duration_option(since) or 0) if since else \
+            (state.last_window_end or state.first_start) if state else now - timedelta(days=1)
+        entries = pending_hits(session, sub, catalogue, since=start, until=now)
+        notes = health_notes(session, now)
+    if not entries:
+        click.echo(f"nothing to send for {sub.name} since {fmt_time(start)} UTC")
+        return
+    digest = build_digest(DigestRequest(subscription=sub.name, period_start=start, period_end=now,
+                                        timezone=sub.timezone, hits=tuple(entries), health=notes,
+                                        cap_per_watch=sub.cap_per_watch))
+    rendered = render_email(digest, list_name=f"{sub.name}.monitor")
+    click.echo(f"Subject: {rendered.subject}\n")
+    click.echo(rendered.text)
+    if html_file:
+        html_file.write_text(rendered.html, encoding="utf-8")
+        click.echo(f"\nHTML written to {html_file}", err=True)
+
+
+@digest_group.command("send")
+@click.argument("subscription")
+@click.option("--now", "now_flag", is_flag=True, required=True, help="Build a digest of everything pending now.")
+@click.pass_obj
+def digest_send(app: AppContext, subscription: str, now_flag: bool) -> None:
+    """Build SUBSCRIPTION's digest of everything pending now and send it (outside its cadence)."""
+    from monitor.outbox import build_due_digests, send_due_deliveries
+    from monitor.poll import worker_identity
+
+    sub = _subscription(app, subscription)
+    database = app.database(sync=False)
+    built = build_due_digests(database, app.settings, _rules_or_none(app), now=utcnow(), only=sub.name, force=True)
+    if not built:
+        click.echo(f"nothing pending for {sub.name}: no digest built")
+        return
+    counts = asyncio.run(send_due_deliveries(database, app.settings, owner=worker_identity(), now=utcnow()))
+    click.echo(f"digest {built[0]} built for {sub.name}; deliveries: {counts['sent']} sent, "
+               f"{counts['retry']} to retry, {counts['failed']} failed (`monitor deliveries list`)")
+    if counts["failed"] or counts["retry"]:
+        sys.exit(1)
+
+
+@cli.group("deliveries")
+def deliveries_group() -> None:
+    """The delivery outbox."""
+
+
+@deliveries_group.command("list")
+@click.option("--status", type=click.Choice(["pending", "sent", "failed"]), help="Only deliveries in this state.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def deliveries_list(app: AppContext, status: str | None, limit: int, as_json: bool) -> None:
+    """Recent deliveries: channel, target, status, attempts, next attempt, last error."""
+    from monitor.models import Delivery, Digest
+
+    now = utcnow()
+    with app.database(sync=False).session() as session:
+        query = (select(Delivery, Digest.subject).join(Digest, Digest.id == Delivery.digest_id)
+                 .order_by(Delivery.id.desc()).limit(limit))
+        if status:
+            query = query.where(Delivery.status == status)
+        rows = session.execute(query).all()
+    if as_json:
+        echo_json([{"id": d.id, "digest": d.digest_id, "subscription": d.subscription, "channel": d.channel,
+                    "target": d.target, "status": d.status, "attempts": d.attempts,
+                    "next_attempt_at": d.next_attempt_at, "sent_at": d.sent_at, "last_error": d.last_error,
+                    "message_id": d.message_id, "subject": subject} for d, subject in rows])
+        return
+    click.echo(render_table(
+        ["ID", "SUBSCRIPTION", "CHANNEL", "TARGET", "STATUS", "ATTEMPTS", "NEXT", "LAST ERROR", "SUBJECT"],
+        [(d.id, d.subscription, d.channel, d.target, d.status, d.attempts,
+          fmt_time(d.next_attempt_at, now) if d.status == "pending" else "-", d.last_error, subject)
+         for d, subject in rows], max_width=50))
 
 
 # -- demo ------------------------------------------------------------------------------------

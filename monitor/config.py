@@ -67,6 +67,33 @@ class FeedSpec:
 
 
 @dataclass(frozen=True)
+class SmtpConfig:
+    host: str = "localhost"
+    port: int = 587
+    tls: str = "starttls"            # starttls | tls | none
+    verify: bool = True
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    from_addr: str = "monitor@localhost"
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class Subscription:
+    name: str
+    email: tuple[str, ...] = ()
+    slack_webhook: str | None = field(default=None, repr=False)  # the secret URL itself
+    watches: tuple[str, ...] = ()    # empty: every watch
+    tags: tuple[str, ...] = ()       # watches carrying any of these tags
+    min_priority: str = "low"
+    cadence: str = "daily 08:00"
+    timezone: str = "UTC"
+    quiet_hours: str | None = None
+    cap_per_watch: int = 10
+    debounce: float = 120.0
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     config_path: Path | None = None
@@ -75,6 +102,8 @@ class Settings:
     feeds: tuple[FeedSpec, ...] = ()
     feeds_opml: tuple[Path, ...] = ()
     rules_paths: tuple[Path, ...] = ()
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    subscriptions: tuple[Subscription, ...] = ()
 
 
 def state_directory() -> Path:
@@ -182,10 +211,117 @@ def settings_from_dict(data: dict[str, Any], config_path: Path | None = None) ->
     rules_paths = tuple(base / p_ for p_ in reader.get(r, "rules.paths", _str_list, ["rules"]))
     reader.reject_unknown(r, "rules", {"paths"})
     reader.reject_unknown(db, "database", {"url"})
-    reader.reject_unknown(data, "", {"database", "http", "polling", "feeds", "feeds_opml", "rules"})
+    smtp = _read_smtp(reader)
+    subscriptions = _read_subscriptions(reader, data)
+    reader.reject_unknown(data, "", {"database", "http", "polling", "feeds", "feeds_opml", "rules", "smtp",
+                                     "subscriptions"})
 
     return Settings(database_url=database_url, config_path=config_path, http=http, polling=polling,
-                    feeds=tuple(feeds), feeds_opml=opml, rules_paths=rules_paths)
+                    feeds=tuple(feeds), feeds_opml=opml, rules_paths=rules_paths, smtp=smtp,
+                    subscriptions=subscriptions)
+
+
+def read_secret(*, env: str | None, credential: str | None) -> str | None:
+    """A secret from an environment variable, else from systemd's $CREDENTIALS_DIRECTORY.
+
+    Secrets never live in monitor.toml itself: the file names where to find them.
+    """
+    if env and os.environ.get(env):
+        return os.environ[env].strip()
+    directory = os.environ.get("CREDENTIALS_DIRECTORY")
+    if credential and directory:
+        path = Path(directory) / credential
+        if path.is_file():
+            return path.read_text(encoding="utf-8").strip()
+    return None
+
+
+def _read_smtp(reader: _Reader) -> SmtpConfig:
+    t = reader.table("smtp")
+    d = SmtpConfig()
+    tls = reader.get(t, "smtp.tls", _string, d.tls)
+    if tls not in ("starttls", "tls", "none"):
+        reader.fail("smtp.tls", f"expected starttls, tls or none, got {tls!r}")
+    password = read_secret(env=reader.get(t, "smtp.password_env", _string, "MONITOR_SMTP_PASSWORD"),
+                           credential=reader.get(t, "smtp.password_credential", _string, "smtp-password"))
+    reader.reject_unknown(t, "smtp", {"host", "port", "tls", "verify", "username", "password_env",
+                                      "password_credential", "from", "timeout"})
+    return SmtpConfig(
+        host=reader.get(t, "smtp.host", _string, d.host),
+        port=reader.get(t, "smtp.port", _positive_int, 465 if tls == "tls" else 25 if tls == "none" else d.port),
+        tls=tls, verify=reader.get(t, "smtp.verify", _bool, d.verify),
+        username=reader.get(t, "smtp.username", _string, None), password=password,
+        from_addr=reader.get(t, "smtp.from", _string, d.from_addr),
+        timeout=reader.get(t, "smtp.timeout", _duration, d.timeout))
+
+
+def _read_subscriptions(reader: _Reader, data: dict[str, Any]) -> tuple[Subscription, ...]:
+    raw = data.get("subscriptions", [])
+    if not isinstance(raw, list):
+        reader.fail("subscriptions", "expected an array of tables ([[subscriptions]] blocks)")
+    if not raw:
+        return ()
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from monitor.cadence import parse_cadence, parse_quiet_hours
+
+    subs: list[Subscription] = []
+    for i, entry in enumerate(raw):
+        key = f"subscriptions[{i}]"
+        if not isinstance(entry, dict):
+            reader.fail(key, "expected a table")
+        name = reader.get(entry, f"{key}.name", _string, None)
+        if not name:
+            reader.fail(f"{key}.name", "every subscription needs a name")
+        if any(s.name == name for s in subs):
+            reader.fail(f"{key}.name", f"duplicate subscription name {name!r}")
+        key = f"subscriptions.{name}"
+        email = tuple(reader.get(entry, f"{key}.email", _str_list, ()))
+        for address in email:
+            if "@" not in address:
+                reader.fail(f"{key}.email", f"{address!r} is not an email address")
+        webhook_env = reader.get(entry, f"{key}.slack_webhook_env", _string, None)
+        webhook_cred = reader.get(entry, f"{key}.slack_webhook_credential", _string, None)
+        webhook = read_secret(env=webhook_env, credential=webhook_cred)
+        if (webhook_env or webhook_cred) and not webhook:
+            reader.fail(f"{key}.slack_webhook_env",
+                        f"no webhook URL found in ${webhook_env or '-'} or credential {webhook_cred or '-'}; "
+                        "set the variable or the systemd credential")
+        if webhook and not webhook.startswith("https://") and not webhook.startswith("http://127.0.0.1"):
+            reader.fail(f"{key}.slack_webhook_env", "the Slack webhook must be an https:// URL")
+        if not email and not webhook:
+            reader.fail(key, "needs at least one channel: email = [...] or slack_webhook_env / "
+                        "slack_webhook_credential")
+        cadence = reader.get(entry, f"{key}.cadence", _string, "daily 08:00")
+        tz = reader.get(entry, f"{key}.timezone", _string, "UTC")
+        quiet = reader.get(entry, f"{key}.quiet_hours", _string, None)
+        try:
+            parse_cadence(cadence)
+        except ValueError as exc:
+            reader.fail(f"{key}.cadence", str(exc))
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            reader.fail(f"{key}.timezone", f"unknown time zone {tz!r} (use an IANA name like Europe/Berlin)")
+        if quiet:
+            try:
+                parse_quiet_hours(quiet)
+            except ValueError as exc:
+                reader.fail(f"{key}.quiet_hours", str(exc))
+        min_priority = reader.get(entry, f"{key}.min_priority", _string, "low")
+        if min_priority not in ("low", "normal", "high", "critical"):
+            reader.fail(f"{key}.min_priority", f"expected low, normal, high or critical, got {min_priority!r}")
+        reader.reject_unknown(entry, key, {"name", "email", "slack_webhook_env", "slack_webhook_credential",
+                                           "watches", "tags", "min_priority", "cadence", "timezone",
+                                           "quiet_hours", "cap_per_watch", "debounce"})
+        subs.append(Subscription(
+            name=name, email=email, slack_webhook=webhook,
+            watches=tuple(reader.get(entry, f"{key}.watches", _str_list, ())),
+            tags=tuple(reader.get(entry, f"{key}.tags", _str_list, ())), min_priority=min_priority,
+            cadence=cadence, timezone=tz, quiet_hours=quiet,
+            cap_per_watch=reader.get(entry, f"{key}.cap_per_watch", _positive_int, 10),
+            debounce=reader.get(entry, f"{key}.debounce", _duration, 120.0)))
+    return tuple(subs)
 
 
 class _Reader:
@@ -254,4 +390,10 @@ def _str_list(value: Any) -> list[str]:
 def _string(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"expected a string, got {value!r}")
+    return value
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
     return value

@@ -44,6 +44,7 @@ class Daemon:
         self.owner = worker_identity()
         self.stopping = asyncio.Event()
         self._tick_lock = asyncio.Lock()
+        self._deliver_lock = asyncio.Lock()
 
     async def tick(self, poller: Poller, fetcher: Fetcher) -> None:
         if self.stopping.is_set() or self._tick_lock.locked():
@@ -58,6 +59,24 @@ class Daemon:
             summary = await poller.poll(tasks, fetcher)
             logger.info("polled %d feeds: %d new items, %d errors in %.1f s", summary.feeds,
                         summary.items_new, summary.errors, summary.seconds)
+
+    async def deliver(self) -> None:
+        """Build the digests that are due and send what the outbox holds."""
+        if self.stopping.is_set() or self._deliver_lock.locked() or not self.settings.subscriptions:
+            return
+        from monitor.outbox import build_due_digests, send_due_deliveries
+
+        async with self._deliver_lock:
+            try:
+                built = await asyncio.to_thread(build_due_digests, self.db, self.settings, self.recorder.rules,
+                                                now=utcnow())
+                counts = await send_due_deliveries(self.db, self.settings, owner=self.owner, now=utcnow())
+            except Exception:  # a delivery bug must not stop polling; the outbox keeps the work
+                logger.exception("digest or delivery pass failed; retrying at the next tick")
+                return
+            if built or any(counts.values()):
+                logger.info("digests built: %d; deliveries sent %d, to retry %d, failed %d", len(built),
+                            counts["sent"], counts["retry"], counts["failed"])
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -76,6 +95,8 @@ class Daemon:
                 scheduler.add_job(self.tick, "interval", args=[poller, fetcher],
                                   seconds=self.settings.polling.tick, next_run_time=utcnow(),
                                   max_instances=1, coalesce=True, id="poll")
+                scheduler.add_job(self.deliver, "interval", seconds=self.settings.polling.tick,
+                                  next_run_time=utcnow(), max_instances=1, coalesce=True, id="deliver")
                 scheduler.start()
                 logger.info("monitor running as %s: polling every %.0f s", self.owner, self.settings.polling.tick)
                 await self.stopping.wait()
@@ -83,7 +104,7 @@ class Daemon:
                 scheduler.shutdown(wait=False)
                 try:
                     async with asyncio.timeout(SHUTDOWN_GRACE):
-                        async with self._tick_lock:
+                        async with self._tick_lock, self._deliver_lock:
                             pass
                 except TimeoutError:
                     logger.warning("in-flight polls did not finish in time; their feeds are retried later")

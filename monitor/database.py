@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.errors import ConfigError, SchemaError
+from monitor.errors import ConfigError, MonitorError, SchemaError
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +95,29 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def single_instance_lock(self) -> object | None:
+        """On SQLite, hold an exclusive lock for this daemon's lifetime: one writer per file.
+
+        Returns the open lock file (keep a reference) or None on PostgreSQL, where several
+        daemons share the work. Raises MonitorError if another daemon holds the lock.
+        """
+        if self.backend != "sqlite":
+            return None
+        import fcntl
+
+        database = make_url(self.url).database
+        if not database or database == ":memory:":
+            return None
+        path = Path(database).with_name(Path(database).name + ".lock")
+        handle = path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise MonitorError(f"another `monitor run` already uses {database}: SQLite allows one daemon per "
+                               "database; stop the other one, or move to PostgreSQL to run several workers") from None
+        return handle
 
     # -- migrations -------------------------------------------------------------------------
 

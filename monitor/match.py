@@ -68,12 +68,12 @@ def match_stored_items(session: Session, matcher: Matcher, item_ids: Sequence[in
 class HitRecorder:
     """The storing transaction's hook: matches with whichever rules are current.
 
-    The daemon swaps `matcher` when rule files change; a poll in progress keeps the matcher
-    it read per feed, so a reload never tears one feed's items between two rule sets.
+    The daemon swaps `rules` and `matcher` when rule files change; each feed's transaction
+    reads the matcher once, so a reload never tears one feed's items between two rule sets.
     """
 
-    def __init__(self, matcher: Matcher | None) -> None:
-        self.matcher = matcher
+    def __init__(self, loaded: tuple[RuleSet, Matcher] | None) -> None:
+        self.rules, self.matcher = loaded if loaded else (None, None)
         self.recorded = 0
 
     def __call__(self, session: Session, item_ids: list[int], now: datetime) -> int:
@@ -159,7 +159,7 @@ class RuleReloader:
             logger.error("rule reload failed, keeping the last good rules: %s", exc)
             return False
         self.last_error = None
-        self.recorder.matcher = loaded[1] if loaded else None
+        self.recorder.rules, self.recorder.matcher = loaded if loaded else (None, None)
         count = len(loaded[0].watches) if loaded else 0
         logger.info("rules reloaded: %d watches in force", count)
         return True

@@ -172,6 +172,69 @@ class Hit(Base):
     __table_args__ = (UniqueConstraint("watch_id", "item_id", name="uq_hits_watch_item"),)
 
 
+class SubscriptionState(Base):
+    """Where a subscription's digests stand: the end of the last window built."""
+
+    __tablename__ = "subscription_state"
+
+    subscription: Mapped[str] = mapped_column(String(200), primary_key=True)
+    first_start: Mapped[datetime]
+    last_window_end: Mapped[datetime | None]
+
+
+class Digest(Base):
+    """One window of one subscription, built once (the unique key is what makes it once)."""
+
+    __tablename__ = "digests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription: Mapped[str] = mapped_column(String(200))
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    created_at: Mapped[datetime]
+    subject: Mapped[str] = mapped_column(Text)
+    hit_count: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (UniqueConstraint("subscription", "window_end", name="uq_digests_window"),)
+
+
+class DigestHit(Base):
+    """A hit in a digest; unique per subscription, so no hit is ever in two of its digests."""
+
+    __tablename__ = "digest_hits"
+
+    digest_id: Mapped[int] = mapped_column(ForeignKey("digests.id", ondelete="CASCADE"), primary_key=True)
+    hit_id: Mapped[int] = mapped_column(ForeignKey("hits.id", ondelete="CASCADE"), primary_key=True)
+    subscription: Mapped[str] = mapped_column(String(200))
+
+    __table_args__ = (UniqueConstraint("subscription", "hit_id", name="uq_digest_hits_subscription_hit"),
+                      Index("ix_digest_hits_hit_id", "hit_id"))
+
+
+class Delivery(Base):
+    """The outbox: one row per digest and channel target, sent at least once, never twice on purpose."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest_id: Mapped[int] = mapped_column(ForeignKey("digests.id", ondelete="CASCADE"), index=True)
+    subscription: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(16))        # email | slack
+    target: Mapped[str] = mapped_column(Text)               # addresses, or the masked webhook
+    # Rendered at build time and stored, so a retry after a crash sends the very same message.
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    message_id: Mapped[str | None] = mapped_column(Text)    # email: fixed before the first attempt
+    status: Mapped[str] = mapped_column(String(16), index=True)  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    progress: Mapped[int] = mapped_column(Integer, default=0)  # Slack messages already accepted
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claim_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
 class Tombstone(Base):
     """Keys of pruned items, so an entry still in a feed is not re-ingested as new."""
 
@@ -181,4 +244,5 @@ class Tombstone(Base):
     pruned_at: Mapped[datetime]
 
 
-__all__ = ["Base", "Feed", "Hit", "Item", "ItemKey", "ItemSource", "Tombstone", "UTCDateTime"]
+__all__ = ["Base", "Delivery", "Digest", "DigestHit", "Feed", "Hit", "Item", "ItemKey", "ItemSource",
+           "SubscriptionState", "Tombstone", "UTCDateTime"]

@@ -98,3 +98,26 @@ def test_database_passwords_never_appear_in_messages() -> None:
         assert "s3cret" not in str(exc) and "***" in str(exc)
     else:
         raise AssertionError("expected an unreachable database to raise SchemaError")
+
+
+def test_second_daemon_on_one_sqlite_file_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    Database(url).upgrade()
+    env = {**os.environ, "MONITOR_DATABASE_URL": url}
+    config = tmp_path / "monitor.toml"
+    config.write_text('[polling]\ntick = "1s"\n', encoding="utf-8")
+    first = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(config), "run"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (tmp_path / "m.db.lock").exists():
+            time.sleep(0.1)
+        time.sleep(0.5)
+        second = subprocess.run([sys.executable, "-m", "monitor", "--config", str(config), "run"],
+                                capture_output=True, text=True, env=env, cwd=tmp_path, timeout=30)
+        assert second.returncode == 1
+        assert "SQLite allows one daemon per database" in second.stderr
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=30)
+    assert first.returncode == 0

@@ -73,7 +73,7 @@ def hits(db: Database) -> list[tuple[str, str, bool]]:
 
 def test_each_watch_hits_an_item_once_and_backlog_is_not_alertable(db, settings, feed_server: FeedServer,
                                                                    rules_dir: Path) -> None:
-    recorder = HitRecorder(load_matcher([rules_dir])[1])
+    recorder = HitRecorder(load_matcher([rules_dir]))
     route = feed_server.add("/a.xml", Feed(rss([story(1, "Hamas officials visit Moscow"),
                                                 story(2, "Weather in Idaho")])))
     with db.session() as session:
@@ -97,7 +97,7 @@ def test_each_watch_hits_an_item_once_and_backlog_is_not_alertable(db, settings,
 
 def test_updated_item_does_not_hit_the_same_watch_again_but_can_hit_another(db, settings, feed_server: FeedServer,
                                                                              rules_dir: Path) -> None:
-    recorder = HitRecorder(load_matcher([rules_dir])[1])
+    recorder = HitRecorder(load_matcher([rules_dir]))
     route = feed_server.add("/a.xml", Feed(rss([story(1, "Hamas officials visit Moscow")])))
     with db.session() as session:
         add_feed(session, settings, feed_server.url("/a.xml"), now=utcnow(), spread=0)
@@ -121,16 +121,16 @@ def test_hits_are_committed_with_their_items(db, settings, feed_server: FeedServ
     feed_server.add("/a.xml", Feed(rss([story(1, "Hamas officials visit Moscow")])))
     with db.session() as session:
         add_feed(session, settings, feed_server.url("/a.xml"), now=utcnow(), spread=0)
-    summary = poll(db, settings, Exploding(load_matcher([rules_dir])[1]))
+    summary = poll(db, settings, Exploding(load_matcher([rules_dir])))
     assert summary.errors == 1
     with db.session() as session:  # neither the item nor its hit: the next poll does both
         assert session.scalar(select(func.count()).select_from(Item)) == 0
         assert session.scalar(select(func.count()).select_from(Hit)) == 0
-    assert poll(db, settings, HitRecorder(load_matcher([rules_dir])[1])).hits == 1
+    assert poll(db, settings, HitRecorder(load_matcher([rules_dir]))).hits == 1
 
 
 def test_reload_with_a_broken_file_keeps_the_last_good_rules(rules_dir: Path, caplog) -> None:
-    recorder = HitRecorder(load_matcher([rules_dir])[1])
+    recorder = HitRecorder(load_matcher([rules_dir]))
     good = recorder.matcher
     reloader = RuleReloader([rules_dir], recorder)
     assert not reloader.check()

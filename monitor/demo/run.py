@@ -84,7 +84,7 @@ def run_demo(keep: Path | None, *, echo: Callable[[str], None]) -> PollSummary:
         path.unlink(missing_ok=True)
         settings = demo_settings(f"sqlite:///{path}", shipped_rules_dir())
         loaded = load_matcher(settings.rules_paths)
-        recorder = HitRecorder(loaded[1] if loaded else None)
+        recorder = HitRecorder(loaded)
         db = Database(settings.database_url)
         stack.callback(db.dispose)
         db.upgrade()
