@@ -357,7 +357,7 @@ def run(app: AppContext) -> None:
     database = app.database()
     lock = database.single_instance_lock()  # noqa: F841 - held until the process exits
     recorder = app.matcher()
-    asyncio.run(Daemon(database, app.settings, recorder).run())
+    asyncio.run(Daemon(database, app.settings, recorder, config_path=app.config_path).run())
 
 
 # -- items -----------------------------------------------------------------------------------
@@ -542,7 +542,7 @@ def digest_send(app: AppContext, subscription: str, now_flag: bool) -> None:
         click.echo(f"nothing pending for {sub.name}: no digest built")
         return
     counts = asyncio.run(send_due_deliveries(database, app.settings, owner=worker_identity(), now=utcnow()))
-    click.echo(f"digest {built[0]} built for {sub.name}; deliveries: {counts['sent']} sent, "
+    click.echo(f"digest {built[0][0]} built for {sub.name}; deliveries: {counts['sent']} sent, "
                f"{counts['retry']} to retry, {counts['failed']} failed (`monitor deliveries list`)")
     if counts["failed"] or counts["retry"]:
         sys.exit(1)
@@ -580,6 +580,36 @@ def deliveries_list(app: AppContext, status: str | None, limit: int, as_json: bo
         [(d.id, d.subscription, d.channel, d.target, d.status, d.attempts,
           fmt_time(d.next_attempt_at, now) if d.status == "pending" else "-", d.last_error, subject)
          for d, subject in rows], max_width=50))
+
+
+# -- service ---------------------------------------------------------------------------------
+
+@cli.command("doctor")
+@click.pass_obj
+def doctor(app: AppContext) -> None:
+    """Check configuration, database, rules, SMTP and Slack settings, failing feeds; exit 1 on a failure."""
+    from monitor.doctor import run_checks, summarise
+
+    checks = []
+    for check in run_checks(app.config_path, now=utcnow()):
+        checks.append(check)
+        click.echo(f"{check.status:<5} {check.name}: {check.detail}")
+    sys.exit(summarise(checks))
+
+
+@cli.command("status")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def status(app: AppContext, as_json: bool) -> None:
+    """One screen: feeds, items and hits in the last 24 h, next digests, outbox backlog."""
+    from monitor.status import collect_status
+
+    with app.database(sync=False).session() as session:
+        report = collect_status(session, app.settings, now=utcnow())
+    if as_json:
+        echo_json(report.as_dict())
+    else:
+        click.echo(report.render())
 
 
 # -- demo ------------------------------------------------------------------------------------

@@ -76,6 +76,7 @@ class SmtpConfig:
     password: str | None = field(default=None, repr=False)
     from_addr: str = "monitor@localhost"
     timeout: float = 30.0
+    ca_file: str | None = None       # a private CA for the relay's certificate
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ class Settings:
     rules_paths: tuple[Path, ...] = ()
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     subscriptions: tuple[Subscription, ...] = ()
+    health_listen: tuple[str, int] | None = None   # (host, port) of /healthz, /readyz, /metrics
 
 
 def state_directory() -> Path:
@@ -213,12 +215,15 @@ def settings_from_dict(data: dict[str, Any], config_path: Path | None = None) ->
     reader.reject_unknown(db, "database", {"url"})
     smtp = _read_smtp(reader)
     subscriptions = _read_subscriptions(reader, data)
+    hl = reader.table("health")
+    listen = reader.get(hl, "health.listen", _listen, None)
+    reader.reject_unknown(hl, "health", {"listen"})
     reader.reject_unknown(data, "", {"database", "http", "polling", "feeds", "feeds_opml", "rules", "smtp",
-                                     "subscriptions"})
+                                     "subscriptions", "health"})
 
     return Settings(database_url=database_url, config_path=config_path, http=http, polling=polling,
                     feeds=tuple(feeds), feeds_opml=opml, rules_paths=rules_paths, smtp=smtp,
-                    subscriptions=subscriptions)
+                    subscriptions=subscriptions, health_listen=listen)
 
 
 def read_secret(*, env: str | None, credential: str | None) -> str | None:
@@ -245,14 +250,15 @@ def _read_smtp(reader: _Reader) -> SmtpConfig:
     password = read_secret(env=reader.get(t, "smtp.password_env", _string, "MONITOR_SMTP_PASSWORD"),
                            credential=reader.get(t, "smtp.password_credential", _string, "smtp-password"))
     reader.reject_unknown(t, "smtp", {"host", "port", "tls", "verify", "username", "password_env",
-                                      "password_credential", "from", "timeout"})
+                                      "password_credential", "from", "timeout", "ca_file"})
     return SmtpConfig(
         host=reader.get(t, "smtp.host", _string, d.host),
         port=reader.get(t, "smtp.port", _positive_int, 465 if tls == "tls" else 25 if tls == "none" else d.port),
         tls=tls, verify=reader.get(t, "smtp.verify", _bool, d.verify),
         username=reader.get(t, "smtp.username", _string, None), password=password,
         from_addr=reader.get(t, "smtp.from", _string, d.from_addr),
-        timeout=reader.get(t, "smtp.timeout", _duration, d.timeout))
+        timeout=reader.get(t, "smtp.timeout", _duration, d.timeout),
+        ca_file=reader.get(t, "smtp.ca_file", _string, None))
 
 
 def _read_subscriptions(reader: _Reader, data: dict[str, Any]) -> tuple[Subscription, ...]:
@@ -397,3 +403,15 @@ def _bool(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"expected true or false, got {value!r}")
     return value
+
+
+def _listen(value: Any) -> tuple[str, int] | None:
+    """"127.0.0.1:9464" → ("127.0.0.1", 9464); "" → None (listener off)."""
+    if value in ("", None):
+        return None
+    if not isinstance(value, str) or ":" not in value:
+        raise ValueError(f"expected host:port such as 127.0.0.1:9464, got {value!r}")
+    host, _, port = value.rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected a port from 1 to 65535 in {value!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)

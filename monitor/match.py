@@ -7,6 +7,7 @@ matched, nor matched twice: one hit per (watch, item) however often the item is 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -40,10 +41,11 @@ def hit_terms(hit: RuleHit) -> list[dict[str, object]]:
     return [asdict(t) for t in hit.terms]
 
 
-def match_stored_items(session: Session, matcher: Matcher, item_ids: Sequence[int], *, now: datetime) -> int:
+def match_stored_items(session: Session, matcher: Matcher, item_ids: Sequence[int], *, now: datetime,
+                       by_priority: Counter[str] | None = None) -> int:
     """Match these items and insert their hits (skipping watches that hit them before).
 
-    Returns the number of hits recorded.
+    Returns the number of hits recorded; counts them by priority into `by_priority` if given.
     """
     if not item_ids:
         return 0
@@ -62,6 +64,8 @@ def match_stored_items(session: Session, matcher: Matcher, item_ids: Sequence[in
                 "alertable": not (item.is_backlog or item.is_stale), "created_at": now})
     if new_hits:
         session.execute(insert(Hit), new_hits)
+        if by_priority is not None:
+            by_priority.update(h["priority"] for h in new_hits)
     return len(new_hits)
 
 
@@ -75,12 +79,13 @@ class HitRecorder:
     def __init__(self, loaded: tuple[RuleSet, Matcher] | None) -> None:
         self.rules, self.matcher = loaded if loaded else (None, None)
         self.recorded = 0
+        self.by_priority: Counter[str] = Counter()  # since start, for metrics
 
     def __call__(self, session: Session, item_ids: list[int], now: datetime) -> int:
         matcher = self.matcher
         if matcher is None:
             return 0
-        recorded = match_stored_items(session, matcher, item_ids, now=now)
+        recorded = match_stored_items(session, matcher, item_ids, now=now, by_priority=self.by_priority)
         self.recorded += recorded
         return recorded
 

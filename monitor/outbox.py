@@ -19,7 +19,7 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -151,8 +151,11 @@ def _state(session: Session, sub: Subscription, now: datetime) -> SubscriptionSt
 
 
 def build_due_digests(db: Database, settings: Settings, rules: RuleSet | None, *, now: datetime,
-                      only: str | None = None, force: bool = False) -> list[int]:
-    """Build every subscription's due window (or, with force, a window ending now); return digest ids."""
+                      only: str | None = None, force: bool = False) -> list[tuple[int, Subscription]]:
+    """Build every subscription's due window (or, with force, a window ending now).
+
+    Returns (digest id, subscription) for each digest built.
+    """
     catalogue = watch_catalogue(rules)
     built = []
     for sub in settings.subscriptions:
@@ -165,7 +168,7 @@ def build_due_digests(db: Database, settings: Settings, rules: RuleSet | None, *
             logger.info("subscription %s: window already built by another worker", sub.name)
             continue
         if digest_id is not None:
-            built.append(digest_id)
+            built.append((digest_id, sub))
     return built
 
 
@@ -227,7 +230,7 @@ def _deliveries(settings: Settings, sub: Subscription, digest: object, row: Dige
 # -- sending --------------------------------------------------------------------------------
 
 
-def claim_deliveries(db: Database, *, owner: str, now: datetime, limit: int = 20) -> list[int]:
+def claim_deliveries(db: Database, *, owner: str, now: datetime, limit: int = 20) -> list[tuple[int, str]]:
     with db.session() as session:
         rows = list(session.scalars(
             select(Delivery).where(Delivery.status == "pending", Delivery.next_attempt_at <= now,
@@ -235,13 +238,13 @@ def claim_deliveries(db: Database, *, owner: str, now: datetime, limit: int = 20
             .order_by(Delivery.next_attempt_at, Delivery.id).limit(limit).with_for_update(skip_locked=True)))
         for row in rows:
             row.claimed_by, row.claim_until = owner, now + timedelta(seconds=CLAIM_SECONDS)
-        return [r.id for r in rows]
+        return [(r.id, r.channel) for r in rows]
 
 
 def smtp_settings(settings: Settings) -> SmtpSettings:
     s = settings.smtp
     return SmtpSettings(host=s.host, port=s.port, tls=s.tls, verify=s.verify, username=s.username,
-                        password=s.password, timeout=s.timeout, from_addr=s.from_addr)
+                        password=s.password, timeout=s.timeout, from_addr=s.from_addr, ca_file=s.ca_file)
 
 
 def send_delivery(db: Database, settings: Settings, delivery_id: int, *, now: datetime,
@@ -250,7 +253,8 @@ def send_delivery(db: Database, settings: Settings, delivery_id: int, *, now: da
     with db.session() as session:
         row = session.get(Delivery, delivery_id)
         assert row is not None
-        channel, content, message_id, progress = row.channel, row.content, row.message_id, row.progress
+        channel, content, progress = row.channel, row.content, row.progress
+        message_id = row.message_id or make_message_id(f"delivery/{row.id}", "monitor.local")
         sub = next((s for s in settings.subscriptions if s.name == row.subscription), None)
         window_end = session.scalar(select(Digest.window_end).where(Digest.id == row.digest_id))
     note = None
@@ -259,7 +263,7 @@ def send_delivery(db: Database, settings: Settings, delivery_id: int, *, now: da
             raise PermanentDeliveryError(f"subscription {row.subscription!r} is no longer configured")
         if channel == "email":
             message = build_message(EmailContent(content["subject"], content["text"], content["html"]),
-                                    from_addr=settings.smtp.from_addr, to=content["to"], message_id=message_id or "",
+                                    from_addr=settings.smtp.from_addr, to=content["to"], message_id=message_id,
                                     list_id=f"{sub.name}.monitor", date=window_end or now)
             result = send_email(smtp_settings(settings), message, content["to"])
             if result.refused:
@@ -269,11 +273,10 @@ def send_delivery(db: Database, settings: Settings, delivery_id: int, *, now: da
                 raise PermanentDeliveryError(f"subscription {sub.name!r} has no Slack webhook configured any more")
             send_slack(sub.slack_webhook, content["payloads"], start=progress)
     except TransientDeliveryError as exc:
-        sent = getattr(exc, "sent", 0) or 0
-        return _record(db, delivery_id, now, outcome="retry", error=str(exc), advance=sent,
+        return _record(db, delivery_id, now, outcome="retry", error=str(exc), advance=exc.sent,
                        retry_after=exc.retry_after, rng=rng)
     except PermanentDeliveryError as exc:
-        return _record(db, delivery_id, now, outcome="failed", error=str(exc), advance=getattr(exc, "sent", 0) or 0)
+        return _record(db, delivery_id, now, outcome="failed", error=str(exc), advance=exc.sent)
     return _record(db, delivery_id, now, outcome="sent", error=note)
 
 
@@ -302,11 +305,15 @@ def _record(db: Database, delivery_id: int, now: datetime, *, outcome: str, erro
     return outcome
 
 
-async def send_due_deliveries(db: Database, settings: Settings, *, owner: str, now: datetime) -> dict[str, int]:
+async def send_due_deliveries(db: Database, settings: Settings, *, owner: str, now: datetime,
+                              on_result: Callable[[str, str], None] | None = None) -> dict[str, int]:
+    """Claim and send the due deliveries one by one; `on_result(channel, outcome)` per delivery."""
     counts = {"sent": 0, "retry": 0, "failed": 0}
-    for delivery_id in await asyncio.to_thread(claim_deliveries, db, owner=owner, now=now):
+    for delivery_id, channel in await asyncio.to_thread(claim_deliveries, db, owner=owner, now=now):
         outcome = await asyncio.to_thread(send_delivery, db, settings, delivery_id, now=now)
         counts[outcome] += 1
+        if on_result:
+            on_result(channel, outcome)
     return counts
 
 

@@ -71,16 +71,19 @@ class PollSummary:
     not_modified: int = 0     # 304
     unchanged: int = 0        # 200 with the same body as last time: not parsed
     errors: int = 0
+    gone: int = 0             # 410: disabled (also counted in errors)
     items_new: int = 0
     items_duplicate: int = 0
     items_updated: int = 0
     hits: int = 0
     seconds: float = 0.0
     new_item_ids: list[int] = field(default_factory=list)
+    fetch_seconds: list[float] = field(default_factory=list)  # network time of each answered fetch
 
     def as_dict(self) -> dict[str, float | int]:
         data = asdict(self)
         data.pop("new_item_ids")
+        data.pop("fetch_seconds")
         data["seconds"] = round(self.seconds, 3)
         return data
 
@@ -184,6 +187,7 @@ class Poller:
             summary.errors += 1
             await self._write(self._record_failure, task, str(exc), None)
             return
+        summary.fetch_seconds.append(result.elapsed)
         status = result.status
         if status == 304:
             summary.not_modified += 1
@@ -213,6 +217,7 @@ class Poller:
                         outcome.new, outcome.duplicates + outcome.updated + outcome.pruned)
         elif status == 410:
             summary.errors += 1
+            summary.gone += 1
             logger.warning("feed %s: HTTP 410 Gone, disabling it", task.name)
             await self._write(self._record_gone, task, result)
         else:

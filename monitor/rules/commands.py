@@ -1,0 +1,144 @@
+"""Command line for rules: `monitor rules validate|test` and `monitor match`.
+
+Register in monitor/cli.py with::
+
+    from monitor.rules.commands import match_command, rules_group
+    cli.add_command(rules_group)
+    cli.add_command(match_command)
+
+`rules_group` is a plain click.Group, so other areas can add subcommands to it
+(`rules backtest`, `rules derive`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from monitor.errors import RuleError
+from monitor.normalise import html_to_text
+from monitor.rules.examples import run_examples
+from monitor.rules.loading import load_rules, load_rules_with_errors
+from monitor.rules.matcher import Document, compile_rules
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_RULES = Path("rules")
+_PATHS = click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+
+
+@click.group("rules")
+def rules_group() -> None:
+    """Check, test and explore watch rules."""
+
+
+@rules_group.command("validate")
+@_PATHS
+def validate_command(paths: tuple[Path, ...]) -> None:
+    """Check rule files (default: rules/) and print every problem as file:line:col: message.
+
+    Exits 2 when there is any problem.
+    """
+    try:
+        ruleset, errors = load_rules_with_errors(paths or (DEFAULT_RULES,))
+    except RuleError as exc:
+        errors, ruleset = [exc], None
+    for error in errors:
+        click.echo(str(error))
+    if errors:
+        click.echo(f"{len(errors)} problem{'s' if len(errors) != 1 else ''} found", err=True)
+        sys.exit(2)
+    assert ruleset is not None
+    click.echo(f"ok: {len(ruleset.actors)} actors, {len(ruleset.themes)} themes, "
+               f"{len(ruleset.watches)} watches")
+
+
+@rules_group.command("test")
+@_PATHS
+def test_command(paths: tuple[Path, ...]) -> None:
+    """Run every watch's examples (default: rules/); print the ones that fail.
+
+    Exits 1 when an example fails, 2 when the rules do not load.
+    """
+    try:
+        ruleset, errors = load_rules_with_errors(paths or (DEFAULT_RULES,))
+    except RuleError as exc:
+        ruleset, errors = None, [exc]
+    if errors:
+        for error in errors:
+            click.echo(str(error))
+        sys.exit(2)
+    assert ruleset is not None
+    matcher = compile_rules(ruleset)
+    failures = run_examples(ruleset, matcher)
+    total = sum(len(w.examples) for w in ruleset.watches)
+    for failure in failures:
+        click.echo(f"FAIL {failure}")
+    if failures:
+        click.echo(f"{len(failures)} of {total} examples failed", err=True)
+        sys.exit(1)
+    untested = sum(1 for w in ruleset.watches if not w.examples)
+    note = f" ({untested} watches have no examples)" if untested else ""
+    click.echo(f"ok: {total} examples passed in {len(ruleset.watches)} watches{note}")
+
+
+@click.command("match")
+@click.option("--rules", "rules_paths", multiple=True, type=click.Path(path_type=Path),
+              default=(DEFAULT_RULES,), show_default=True,
+              help="Rule file or directory (repeatable).")
+@click.option("--input", "input_file", required=True, type=click.File("r", encoding="utf-8"),
+              help="Items as JSON lines (id, title, summary, content, url, source, lang); "
+                   "'-' for stdin.")
+def match_command(rules_paths: tuple[Path, ...], input_file: TextIO) -> None:
+    """Match items against the watch rules; print one JSON line per hit.
+
+    Each line is {"id", "watch", "priority", "terms"}; terms are the matched patterns as
+    written in the rules, without repeats, in the order they occur in the item.
+    """
+    try:
+        ruleset = load_rules(rules_paths)
+    except RuleError as exc:
+        raise click.ClickException(str(exc)) from None
+    matcher = compile_rules(ruleset)
+    name = getattr(input_file, "name", "<input>")
+    for number, item in _read_items(input_file, name):
+        doc = item_document(item, f"{name}:{number}")
+        for hit in matcher.match(doc):
+            terms = list(dict.fromkeys(t.term for t in hit.terms))
+            click.echo(json.dumps({"id": doc.id, "watch": hit.watch,
+                                   "priority": hit.priority, "terms": terms},
+                                  ensure_ascii=False))
+
+
+def _read_items(stream: TextIO, name: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise click.ClickException(f"{name}:{number}: not a JSON object: {exc.msg}") \
+                from None
+        if not isinstance(item, dict):
+            raise click.ClickException(f"{name}:{number}: expected a JSON object per line")
+        yield number, item
+
+
+def item_document(item: dict[str, Any], fallback_id: str) -> Document:
+    """The Document for one item record: summary and content (HTML allowed) form the body."""
+    parts = [html_to_text(str(item.get(key) or "")) for key in ("summary", "content")]
+    body = "\n\n".join(part for part in parts if part)
+    return Document(
+        id=str(item.get("id") if item.get("id") is not None else fallback_id),
+        title=str(item.get("title") or ""),
+        body=body,
+        source=item.get("source"),
+        url=item.get("url"),
+        lang=item.get("lang"),
+    )

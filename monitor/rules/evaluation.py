@@ -1,0 +1,441 @@
+"""Compiled queries and their evaluation against the terms found in one item.
+
+A query tree is compiled into node objects with two methods: `test` (does it match? —
+short-circuits, runs for every candidate watch) and `evidence` (which occurrences made it
+match — runs only for hits). `mask` selects fields: bit 0 = title, bit 1 = body.
+
+Per-item work that several watches share (an actor's occurrences after its weak-alias and
+exclusion rules, a theme's occurrences, word positions for NEAR) is computed once per item
+in `ItemState` and dropped with it; nothing is carried from one item to the next.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
+
+from monitor.rules.folding import FoldedText, fold
+from monitor.rules.terms import Occurrence, TermTable
+
+TITLE, BODY = 0, 1
+ALL_FIELDS = 0b11
+FIELD_BITS = {"title": 0b01, "body": 0b10}
+
+# (usage id, field, start, end): an occurrence attributed to the rule entry that wrote it.
+Evidence = tuple[int, int, int, int]
+
+
+class Usage(NamedTuple):
+    """How a term was written where it made a watch match: the alias of an actor, etc."""
+
+    term: int
+    written: str
+    actor: str | None
+    theme: str | None
+
+
+_NOTHING: frozenset[int] = frozenset()
+
+
+class CompiledActor:
+    """An actor's aliases as term ids, with its weak-alias context and exclusions."""
+
+    __slots__ = ("index", "id", "strong", "weak", "term_set", "strong_set", "weak_set",
+                 "usage_of", "context_terms", "context_actors", "context_themes", "exclude",
+                 "exclude_set")
+
+    def __init__(self, index: int, actor_id: str, strong: tuple[tuple[int, int], ...],
+                 weak: tuple[tuple[int, int], ...], context_terms: frozenset[int],
+                 context_actors: tuple[int, ...], context_themes: tuple[int, ...],
+                 exclude: tuple[int, ...]) -> None:
+        self.index = index
+        self.id = actor_id
+        self.strong = strong
+        self.weak = weak
+        self.strong_set = frozenset(t for t, _u in strong)
+        # Most actors have no weak aliases, context or exclusions: share one empty set.
+        self.weak_set = frozenset(t for t, _u in weak) if weak else _NOTHING
+        self.term_set = self.strong_set | self.weak_set if weak else self.strong_set
+        self.usage_of = dict(weak + strong)  # term id → usage id
+        self.context_terms = context_terms or _NOTHING
+        self.context_actors = context_actors
+        self.context_themes = context_themes
+        self.exclude = exclude
+        self.exclude_set = frozenset(exclude) if exclude else _NOTHING
+
+
+class CompiledTheme:
+    __slots__ = ("index", "id", "terms", "term_set", "usage_of")
+
+    def __init__(self, index: int, theme_id: str, terms: tuple[tuple[int, int], ...]) -> None:
+        self.index = index
+        self.id = theme_id
+        self.terms = terms
+        self.term_set = frozenset(t for t, _u in terms)
+        self.usage_of = dict(terms)  # term id → usage id
+
+
+class ItemState:
+    """What one item offers to the watches: the terms found, and facts derived on demand.
+
+    `found` (term ids present) is all most watches need. Where a term is
+    (`term_occurrences`) is located the first time a watch needs it.
+    """
+
+    __slots__ = ("found", "fields", "source", "url", "lang", "actors", "themes",
+                 "term_matches", "_table", "_checked", "_occ", "_texts", "_actor_cache",
+                 "_theme_cache", "_source_words", "_host")
+
+    def __init__(self, table: TermTable, fields: tuple[FoldedText, ...], found: set[int],
+                 checked: dict[int, list[Occurrence]], source: str | None, url: str | None,
+                 lang: str | None, actors: list[CompiledActor],
+                 themes: list[CompiledTheme]) -> None:
+        self.found = found
+        self.fields = fields
+        self.source = source
+        self.url = url
+        self.lang = (lang or "").strip().lower().replace("_", "-")
+        self.actors = actors
+        self.themes = themes
+        # TermMatch (defined by the matcher) per evidence, shared by the item's hits
+        self.term_matches: dict[Evidence, Any] = {}
+        self._table = table
+        self._checked = checked
+        self._occ: dict[int, list[Occurrence]] = {}
+        self._texts = tuple(f.text for f in fields)
+        self._actor_cache: dict[int, list[Evidence]] = {}
+        self._theme_cache: dict[int, list[Evidence]] = {}
+        self._source_words: str | None = None
+        self._host: str | None = None
+
+    def term_occurrences(self, term: int) -> list[Occurrence]:
+        """Where a found term occurs (located on first use, then kept for this item)."""
+        if term not in self.found:
+            return []
+        located = self._occ.get(term)
+        if located is None:
+            located = self._checked.get(term)
+            if located is None:
+                located = self._table.occurrences(term, self._texts)
+            self._occ[term] = located
+        return located
+
+    def actor_occurrences(self, actor: CompiledActor) -> list[Evidence]:
+        """The actor's alias occurrences after weak-alias context and exclusions."""
+        cached = self._actor_cache.get(actor.index)
+        if cached is not None:
+            return cached
+        self._actor_cache[actor.index] = []  # a cycle guard; cycles are rejected at load
+        where = self.term_occurrences
+        usage_of = actor.usage_of
+        found = self.found
+        out = [(usage_of[term], f, s, e) for term in actor.strong_set & found
+               for f, s, e in where(term)]
+        if actor.weak and not actor.weak_set.isdisjoint(found) \
+                and self._context_present(actor):
+            out.extend((usage_of[term], f, s, e) for term in actor.weak_set & found
+                       for f, s, e in where(term))
+        if out and not actor.exclude_set.isdisjoint(self.found):
+            excluded = [o for term in actor.exclude for o in where(term)]
+            out = [o for o in out
+                   if not any(o[1] == f and o[2] < e and s < o[3] for f, s, e in excluded)]
+        self._actor_cache[actor.index] = out
+        return out
+
+    def _context_present(self, actor: CompiledActor) -> bool:
+        if not actor.context_terms.isdisjoint(self.found):
+            return True
+        for index in actor.context_actors:
+            if self.actor_present(self.actors[index], ALL_FIELDS):
+                return True
+        for index in actor.context_themes:
+            if not self.themes[index].term_set.isdisjoint(self.found):
+                return True
+        return False
+
+    def actor_present(self, actor: CompiledActor, mask: int) -> bool:
+        found = self.found
+        if mask == ALL_FIELDS and actor.exclude_set.isdisjoint(found):
+            if not actor.strong_set.isdisjoint(found):
+                return True
+            if actor.weak_set and not actor.weak_set.isdisjoint(found):
+                return self._context_present(actor)
+            return False
+        if actor.term_set.isdisjoint(found):
+            return False
+        return any((1 << o[1]) & mask for o in self.actor_occurrences(actor))
+
+    def theme_occurrences(self, theme: CompiledTheme) -> list[Evidence]:
+        cached = self._theme_cache.get(theme.index)
+        if cached is None:
+            where = self.term_occurrences
+            usage_of = theme.usage_of
+            cached = [(usage_of[term], f, s, e) for term in theme.term_set & self.found
+                      for f, s, e in where(term)]
+            self._theme_cache[theme.index] = cached
+        return cached
+
+    def source_words(self) -> str:
+        if self._source_words is None:
+            self._source_words = f" {fold(self.source)} " if self.source else " "
+        return self._source_words
+
+    def host(self) -> str:
+        if self._host is None:
+            host = ""
+            if self.url:
+                try:
+                    host = (urlsplit(self.url).hostname or "").lower()
+                except ValueError:
+                    host = ""
+            self._host = host.removeprefix("www.")
+        return self._host
+
+    def word_index(self, field: int, pos: int) -> int:
+        """Number of the word at `pos` in a field (counting from 1)."""
+        return self.fields[field].text.count(" ", 0, pos)
+
+
+# --- nodes -----------------------------------------------------------------------------------
+
+class Node:
+    """A compiled query node."""
+
+    __slots__ = ()
+
+    def test(self, item: ItemState, mask: int) -> bool:
+        raise NotImplementedError
+
+    def evidence(self, item: ItemState, mask: int, out: list[Evidence]) -> None:
+        """Append the occurrences that make this (matching) node match."""
+        raise NotImplementedError
+
+    def occurrences(self, item: ItemState, mask: int) -> list[Evidence]:
+        """All occurrences, for NEAR operands (terms, @actor, #theme, OR of those)."""
+        raise NotImplementedError
+
+    def leaves(self) -> list[Node]:
+        return []
+
+
+class TermLeaf(Node):
+    __slots__ = ("term", "usage")
+
+    def __init__(self, term: int, usage: int) -> None:
+        self.term = term
+        self.usage = usage
+
+    def test(self, item: ItemState, mask: int) -> bool:
+        if self.term not in item.found:
+            return False
+        return mask == ALL_FIELDS or any(
+            (1 << f) & mask for f, _s, _e in item.term_occurrences(self.term))
+
+    def occurrences(self, item: ItemState, mask: int) -> list[Evidence]:
+        usage = self.usage
+        return [(usage, f, s, e) for f, s, e in item.term_occurrences(self.term)
+                if (1 << f) & mask]
+
+    def evidence(self, item: ItemState, mask: int, out: list[Evidence]) -> None:
+        out.extend(self.occurrences(item, mask))
+
+    def leaves(self) -> list[Node]:
+        return [self]
+
+
+class ActorLeaf(Node):
+    __slots__ = ("actor",)
+
+    def __init__(self, actor: CompiledActor) -> None:
+        self.actor = actor
+
+    def test(self, item: ItemState, mask: int) -> bool:
+        return item.actor_present(self.actor, mask)
+
+    def occurrences(self, item: ItemState, mask: int) -> list[Evidence]:
+        found = item.actor_occurrences(self.actor)
+        return found if mask == ALL_FIELDS else [o for o in found if (1 << o[1]) & mask]
+
+    def evidence(self, item: ItemState, mask: int, out: list[Evidence]) -> None:
+        out.extend(self.occurrences(item, mask))
+
+    def leaves(self) -> list[Node]:
+        return [self]
+
+
+class ThemeLeaf(Node):
+    __slots__ = ("theme",)
+
+    def __init__(self, theme: CompiledTheme) -> None:
+        self.theme = theme
+
+    def test(self, item: ItemState, mask: int) -> bool:
+        if mask == ALL_FIELDS:
+            return not self.theme.term_set.isdisjoint(item.found)
+        return any((1 << o[1]) & mask for o in item.theme_occurrences(self.theme))
+
+    def occurrences(self, item: ItemState, mask: int) -> list[Evidence]:
+        found = item.theme_occurrences(self.theme)
+        return found if mask == ALL_FIELDS else [o for o in found if (1 << o[1]) & mask]
+
+    def evidence(self, item: ItemState, mask: int, out: list[Evidence]) -> None:
+        out.extend(self.occurrences(item, mask))
+
+    def leaves(self) -> list[Node]:
+        return [self]
+
+
+class AndNode(Node):
+    __slots__ = ("children",)
+
+    def __init__(self, children: tuple[Node, ...]) -> None:
+        self.children = children
+
+    def test(self, item: ItemState, mask: int) -> bool:
+        for child in self.children:
+            if not child.test(item, mask):
+                return False
+        return True
+
+    def evidence(self, item: ItemState, mask: int, out: list[Evidence]) -> None:
+        for child in self.children:
+            child.evidence(item, mask, out)
+
+    def leaves(self) -> list[Node]:
+        return [leaf for child in self.children for leaf in child.leaves()]
+
+
+class OrNode(Node):
+    __slots__ = ("children",)
+
+    def __init__(self, children: tuple[Node, ...]) -> None:
+        self.children = children
+
+    def test(self, item: ItemState, mask: int) -> bool:
+        for child in self.children:
+            if child.test(item, mask):
+                return True
+        return False
+
+    def evidence(self, item: ItemState, mask: int, out: list[Evidence]) -> None:
+        for child in self.children:
+            if child.test(item, mask):
+                child.evidence(item, mask, out)
+
+    def occurrences(self, item: ItemState, mask: int) -> list[Evidence]:
+        return [o for child in self.children for o in child.occurrences(item, mask)]
+
+    def leaves(self) -> list[Node]:
+        return [leaf for child in self.children for leaf in child.leaves()]
+
+
+class NotNode(Node):
+    __slots__ = ("child",)
+
+    def __init__(self, child: Node) -> None:
+        self.child = child
+
+    def test(self, item: ItemState, mask: int) -> bool:
+        return not self.child.test(item, mask)
+
+    def evidence(self, item: ItemState, mask: int, out: list[Evidence]) -> None:
+        return None  # an absence is not evidence
+
+    def leaves(self) -> list[Node]:
+        return self.child.leaves()
+
+
+class FieldNode(Node):
+    __slots__ = ("bits", "child")
+
+    def __init__(self, bits: int, child: Node) -> None:
+        self.bits = bits
+        self.child = child
+
+    def test(self, item: ItemState, mask: int) -> bool:
+        return self.child.test(item, mask & self.bits)
+
+    def evidence(self, item: ItemState, mask: int, out: list[Evidence]) -> None:
+        self.child.evidence(item, mask & self.bits, out)
+
+    def leaves(self) -> list[Node]:
+        return self.child.leaves()
+
+
+class SourceNode(Node):
+    """source:/site: — the item's source name contains the words, or its URL host is/under."""
+
+    __slots__ = ("names", "hosts")
+
+    def __init__(self, values: tuple[str, ...]) -> None:
+        self.names = tuple(f" {fold(v)} " for v in values if fold(v))
+        self.hosts = tuple(v.strip().lower().removeprefix("www.").rstrip("/") for v in values)
+
+    def test(self, item: ItemState, mask: int) -> bool:
+        host = item.host()
+        if host and any(host == h or host.endswith("." + h) for h in self.hosts):
+            return True
+        words = item.source_words()
+        return any(name in words for name in self.names)
+
+    def evidence(self, item: ItemState, mask: int, out: list[Evidence]) -> None:
+        return None
+
+
+class LangNode(Node):
+    __slots__ = ("codes",)
+
+    def __init__(self, codes: tuple[str, ...]) -> None:
+        self.codes = codes
+
+    def test(self, item: ItemState, mask: int) -> bool:
+        lang = item.lang
+        return bool(lang) and any(lang == c or lang.startswith(c + "-") for c in self.codes)
+
+    def evidence(self, item: ItemState, mask: int, out: list[Evidence]) -> None:
+        return None
+
+
+class NearNode(Node):
+    """Some occurrence of each operand in the same field, at most `distance` words apart."""
+
+    __slots__ = ("left", "right", "distance")
+
+    def __init__(self, left: Node, right: Node, distance: int) -> None:
+        self.left = left
+        self.right = right
+        self.distance = distance
+
+    def _pairs(self, item: ItemState, mask: int, first_only: bool) -> list[Evidence]:
+        if not (self.left.test(item, mask) and self.right.test(item, mask)):
+            return []
+        lefts = self._positioned(item, self.left.occurrences(item, mask))
+        rights = self._positioned(item, self.right.occurrences(item, mask))
+        out: list[Evidence] = []
+        distance = self.distance
+        for a, a_first, a_last in lefts:
+            for b, b_first, b_last in rights:
+                if a[1] != b[1] or (a[2] == b[2] and a[3] == b[3]):
+                    continue  # other field, or the very same words
+                gap = b_first - a_last if a[2] <= b[2] else a_first - b_last
+                if gap <= distance:
+                    if first_only:
+                        return [a, b]
+                    out.append(a)
+                    out.append(b)
+        return out
+
+    @staticmethod
+    def _positioned(item: ItemState, occurrences: list[Evidence]
+                    ) -> list[tuple[Evidence, int, int]]:
+        return [(o, item.word_index(o[1], o[2]), item.word_index(o[1], o[3]))
+                for o in occurrences]
+
+    def test(self, item: ItemState, mask: int) -> bool:
+        return bool(self._pairs(item, mask, True))
+
+    def evidence(self, item: ItemState, mask: int, out: list[Evidence]) -> None:
+        out.extend(self._pairs(item, mask, False))
+
+    def leaves(self) -> list[Node]:
+        return self.left.leaves() + self.right.leaves()

@@ -1,0 +1,640 @@
+"""Read rule files (YAML) into a RuleSet, reporting every problem with file:line:column.
+
+Loading is three passes: each file is parsed with node positions kept and checked against
+the JSON Schema (`schema.json`, also shipped as rules/schema.json for editors); its entries
+are turned into Actor/Theme/Watch objects (patterns and queries parsed); then the whole set is
+checked across files (duplicate ids, unknown @actor/#theme references, context cycles).
+Errors inside a query or pattern point at the character within the YAML scalar.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from monitor.errors import RuleError
+from monitor.rules.model import (
+    Actor,
+    Alias,
+    ContextTerm,
+    Example,
+    Origin,
+    RuleSet,
+    Theme,
+    Watch,
+)
+from monitor.rules.patterns import Pattern, PatternError, parse_pattern
+from monitor.rules.query import ID_RE, ActorRef, QueryError, ThemeRef, parse_query, walk
+
+logger = logging.getLogger(__name__)
+
+RULE_SUFFIXES = (".yaml", ".yml")
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SECTION_NOUNS = {"actors": "actor", "themes": "theme", "watches": "watch"}
+
+
+def load_schema() -> dict[str, Any]:
+    """Return the JSON Schema of a rule file."""
+    text = resources.files("monitor.rules").joinpath("schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+_validator: jsonschema.protocols.Validator | None = None
+
+
+def _schema_validator() -> jsonschema.protocols.Validator:
+    global _validator
+    if _validator is None:
+        schema = load_schema()
+        cls = jsonschema.validators.validator_for(schema)
+        _validator = cls(schema)
+    return _validator
+
+
+def rule_files(paths: Iterable[Path | str]) -> list[Path]:
+    """Expand files and directories (their *.yaml and *.yml, sorted) into rule files.
+
+    Raises RuleError for a path that does not exist or a directory with no rule files.
+    """
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir()
+                           if p.suffix in RULE_SUFFIXES and p.is_file())
+            if not found:
+                raise RuleError(f"no *.yaml or *.yml rule files in {path}/", path=str(path))
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise RuleError("no such file or directory", path=str(path))
+    return files
+
+
+def load_rules(paths: Iterable[Path | str]) -> RuleSet:
+    """Load and check rule files or directories; return the RuleSet.
+
+    Raises RuleError for the first problem (in file, line, column order); use
+    `validate_rules` to see them all.
+    """
+    ruleset, errors = _load(paths)
+    if errors:
+        raise errors[0]
+    return ruleset
+
+
+def validate_rules(paths: Iterable[Path | str]) -> list[RuleError]:
+    """Return every problem found in the rule files (empty when they are valid)."""
+    try:
+        _ruleset, errors = _load(paths)
+    except RuleError as exc:
+        return [exc]
+    return errors
+
+
+def load_rules_with_errors(paths: Iterable[Path | str]) -> tuple[RuleSet, list[RuleError]]:
+    """Return what could be loaded and every problem; for callers that report both."""
+    return _load(paths)
+
+
+# --- positions -------------------------------------------------------------------------------
+
+@dataclass
+class _Source:
+    """One file's text and its YAML node tree, to turn paths and offsets into positions."""
+
+    path: str
+    text: str
+    root: yaml.Node | None
+
+    def origin(self, node: yaml.Node, offset: int | None = None) -> Origin:
+        if offset is None:
+            index = node.start_mark.index
+        else:
+            index = _scalar_index(self.text, node, offset)
+        return self._origin_at(index)
+
+    def _origin_at(self, index: int) -> Origin:
+        line = self.text.count("\n", 0, index) + 1
+        column = index - (self.text.rfind("\n", 0, index) + 1) + 1
+        return Origin(self.path, line, column)
+
+    def node_at(self, path: Iterable[str | int], *, key: bool = False) -> yaml.Node | None:
+        """The node at a JSON path (or the key node of its last step when `key`)."""
+        node = self.root
+        steps = list(path)
+        for i, step in enumerate(steps):
+            if isinstance(node, yaml.MappingNode):
+                for key_node, value_node in node.value:
+                    if key_node.value == step:
+                        node = key_node if key and i == len(steps) - 1 else value_node
+                        break
+                else:
+                    return node
+            elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
+                if step >= len(node.value):
+                    return node
+                node = node.value[step]
+            else:
+                return node
+        return node
+
+
+def _scalar_index(text: str, node: yaml.Node, offset: int) -> int:
+    """Index in the file of character `offset` of a scalar's value.
+
+    Walks the scalar's source and its value together: value characters are found in order
+    in the source, a value space may come from any whitespace (folded lines), and quoting
+    or escapes in between are skipped. Exact for plain and quoted single-line scalars.
+    """
+    start: int = node.start_mark.index
+    end: int = node.end_mark.index
+    value: str = node.value
+    pos = start
+    if getattr(node, "style", None) in ("'", '"'):
+        pos += 1
+    elif getattr(node, "style", None) in ("|", ">"):
+        newline = text.find("\n", pos, end)
+        pos = newline + 1 if newline >= 0 else pos
+    found = pos
+    for i, char in enumerate(value[:offset + 1]):
+        limit = min(end, pos + 12)
+        j = pos
+        while j < limit:
+            source = text[j]
+            if source == char or (char.isspace() and source.isspace()):
+                break
+            j += 1
+        if j < limit:
+            found, pos = j, j + 1
+        else:
+            found, pos = pos, pos + 1
+        if i == offset:
+            return found
+    return found if offset < len(value) else max(start, min(pos, end))
+
+
+# --- pass 1: YAML and schema ----------------------------------------------------------------
+
+@dataclass
+class _Built:
+    obj: Any           # Actor | Theme | Watch
+    source: _Source
+    node: yaml.Node
+    ok: bool
+
+@dataclass
+class _Context:
+    """Everything collected while loading, across files."""
+
+    errors: list[tuple[int, RuleError]] = field(default_factory=list)
+    # Built entries, valid or not (invalid ones still take part in the cross-file checks so
+    # that one run reports everything) and left out of the RuleSet.
+    built: dict[str, list[_Built]] = field(default_factory=lambda: {
+        "actors": [], "themes": [], "watches": []})
+    # Every (id, origin) seen per section, built or not: for duplicate and reference checks.
+    ids: dict[str, list[tuple[str, Origin]]] = field(default_factory=lambda: {
+        "actors": [], "themes": [], "watches": []})
+    file_index: int = 0
+    file_indices: dict[str, int] = field(default_factory=dict)
+
+    def error(self, message: str, origin: Origin | None, path: str | None = None) -> None:
+        if origin is None:
+            exc = RuleError(message, path=path)
+        else:
+            exc = RuleError(message, path=origin.path, line=origin.line, column=origin.column)
+        self.errors.append((self.file_index, exc))
+
+
+def _load(paths: Iterable[Path | str]) -> tuple[RuleSet, list[RuleError]]:
+    ctx = _Context()
+    files = rule_files(paths)
+    for index, path in enumerate(files):
+        ctx.file_index = index
+        ctx.file_indices[str(path)] = index
+        source = _read(path, ctx)
+        if source is None or source.root is None:
+            continue
+        data = _construct(source, ctx)
+        if data is None:
+            continue
+        broken = _check_schema(source, data, ctx)
+        _build_entries(source, data, broken, ctx)
+    _check_across_files(ctx)
+    ruleset = RuleSet(
+        actors=tuple(b.obj for b in ctx.built["actors"] if b.ok),
+        themes=tuple(b.obj for b in ctx.built["themes"] if b.ok),
+        watches=tuple(b.obj for b in ctx.built["watches"] if b.ok),
+        files=tuple(str(p) for p in files),
+    )
+    ordered = sorted(ctx.errors, key=lambda item: (item[0], item[1].line or 0,
+                                                   item[1].column or 0))
+    logger.debug("loaded %d actors, %d themes, %d watches from %d files (%d errors)",
+                 len(ruleset.actors), len(ruleset.themes), len(ruleset.watches), len(files),
+                 len(ordered))
+    return ruleset, [exc for _i, exc in ordered]
+
+
+def _read(path: Path, ctx: _Context) -> _Source | None:
+    try:
+        text = path.read_text("utf-8")
+    except UnicodeDecodeError as exc:
+        ctx.error(f"not UTF-8 text ({exc.reason} at byte {exc.start})", None, str(path))
+        return None
+    except OSError as exc:
+        ctx.error(f"cannot read: {exc.strerror}", None, str(path))
+        return None
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        message = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        origin = Origin(str(path), mark.line + 1, mark.column + 1) if mark else None
+        ctx.error(f"invalid YAML: {message}", origin, str(path))
+        return None
+    except yaml.YAMLError as exc:
+        ctx.error(f"invalid YAML: {exc}", None, str(path))
+        return None
+    finally:
+        loader.dispose()
+    return _Source(str(path), text, root)
+
+
+def _construct(source: _Source, ctx: _Context) -> Any:
+    """Plain Python data from the node tree, after rejecting duplicate mapping keys."""
+    duplicates = False
+    for node in _mapping_nodes(source.root):
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _value in node.value:
+            key = getattr(key_node, "value", None)
+            if isinstance(key, str) and key in seen:
+                ctx.error(f"duplicate key '{key}' (first at line "
+                          f"{seen[key].start_mark.line + 1})", source.origin(key_node))
+                duplicates = True
+            elif isinstance(key, str):
+                seen[key] = key_node
+    if duplicates:
+        return None
+    loader = _Loader("")
+    try:
+        return loader.construct_document(source.root)
+    except yaml.YAMLError as exc:
+        ctx.error(f"invalid YAML: {exc}", source.origin(source.root))
+        return None
+    finally:
+        loader.dispose()
+
+
+def _mapping_nodes(node: yaml.Node | None) -> Iterator[yaml.MappingNode]:
+    if isinstance(node, yaml.MappingNode):
+        yield node
+        for key_node, value_node in node.value:
+            yield from _mapping_nodes(key_node)
+            yield from _mapping_nodes(value_node)
+    elif isinstance(node, yaml.SequenceNode):
+        for child in node.value:
+            yield from _mapping_nodes(child)
+
+
+def _check_schema(source: _Source, data: Any, ctx: _Context) -> set[tuple[str, int]]:
+    """Report schema errors; return the (section, index) entries that are invalid."""
+    if data is None:
+        return set()
+    broken: set[tuple[str, int]] = set()
+    errors = sorted(_schema_validator().iter_errors(data),
+                    key=lambda e: [str(p) for p in e.absolute_path])
+    for error in errors:
+        path = list(error.absolute_path)
+        if len(path) >= 2 and path[0] in _SECTION_NOUNS and isinstance(path[1], int):
+            broken.add((path[0], path[1]))
+        elif len(path) == 1 and path[0] in _SECTION_NOUNS:
+            broken.add((path[0], -1))
+        for message, node_path, on_key in _describe_schema_error(error, data):
+            node = source.node_at(node_path, key=on_key)
+            ctx.error(message, source.origin(node) if node is not None else None, source.path)
+    return broken
+
+
+def _where(path: list[str | int], data: Any) -> str:
+    """Readable name for a JSON path: "watch 'x' priority", "actors[2].aliases[0]"."""
+    if len(path) >= 2 and path[0] in _SECTION_NOUNS and isinstance(path[1], int):
+        entry = data[path[0]][path[1]]
+        noun = _SECTION_NOUNS[path[0]]
+        ident = entry.get("id") if isinstance(entry, dict) else None
+        head = f"{noun} '{ident}'" if isinstance(ident, str) else f"{noun} #{path[1] + 1}"
+        rest = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path[2:])
+        return head + (f" {rest.lstrip('.')}" if rest else "")
+    if not path:
+        return "the file"
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+
+
+def _describe_schema_error(error: jsonschema.ValidationError,
+                           data: Any) -> list[tuple[str, list[str | int], bool]]:
+    """(message, node path, point-at-key) for one schema error, in operator words."""
+    path = list(error.absolute_path)
+    where = _where(path, data)
+    validator = error.validator
+    instance = error.instance
+    if validator == "additionalProperties" and isinstance(instance, dict):
+        allowed = sorted(error.schema.get("properties", {}))
+        extras = [k for k in instance if k not in error.schema.get("properties", {})]
+        thing = "the file (top level)" if not path else where
+        return [(f"unknown key '{key}' in {thing}; allowed: {', '.join(allowed)}",
+                 path + [key], True) for key in extras]
+    if validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return [(f"{where} is missing required key '{missing}'", path, False)]
+    if validator == "type":
+        expected = error.validator_value
+        names = {"array": "a list", "object": "a mapping", "string": "a string",
+                 "boolean": "true or false", "integer": "a whole number"}
+        want = names.get(expected, str(expected)) if isinstance(expected, str) else \
+            " or ".join(names.get(e, e) for e in expected)
+        return [(f"{where} must be {want}, not {_yaml_type(instance)}", path, False)]
+    if validator == "enum":
+        options = ", ".join(str(v) for v in error.validator_value)
+        return [(f"{where} must be one of {options} (got {instance!r})", path, False)]
+    if validator == "pattern" and path and path[-1] == "id":
+        return [(f"invalid id {instance!r}: ids are lower-case letters, digits, '_' and '-', "
+                 "starting with a letter or digit", path, False)]
+    if validator == "minItems":
+        return [(f"{where} must not be empty", path, False)]
+    if validator == "minLength":
+        return [(f"{where} must not be empty", path, False)]
+    if validator in ("oneOf", "anyOf"):
+        if path and path[-2:-1] == ["aliases"] or (len(path) >= 2 and path[-2] == "aliases"):
+            return [(f"{where}: an alias is a string or a mapping "
+                     "{text: ..., weak: true}", path, False)]
+        if "match" in path or "no_match" in path:
+            return [(f"{where}: an example is a string (the title) or a mapping with title "
+                     "and/or body (and optional source, url, lang)", path, False)]
+        best = jsonschema.exceptions.best_match(error.context or [])
+        if best is not None:
+            return _describe_schema_error(best, data)
+    return [(f"{where}: {error.message}", path, False)]
+
+
+def _yaml_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if value is None:
+        return "empty (null)"
+    return type(value).__name__
+
+
+# --- pass 2: entries -------------------------------------------------------------------------
+
+def _build_entries(source: _Source, data: dict[str, Any], broken: set[tuple[str, int]],
+                   ctx: _Context) -> None:
+    if not isinstance(data, dict):
+        return
+    for section, builder in (("actors", _build_actor), ("themes", _build_theme),
+                             ("watches", _build_watch)):
+        entries = data.get(section)
+        if not isinstance(entries, list) or (section, -1) in broken:
+            continue
+        for index, entry in enumerate(entries):
+            path: list[str | int] = [section, index]
+            node = source.node_at(path)
+            if not isinstance(entry, dict):
+                continue
+            if isinstance(entry.get("id"), str):
+                ctx.ids[section].append(
+                    (entry["id"], source.origin(source.node_at(path + ["id"]))))
+            invalid = (section, index) in broken
+            before = len(ctx.errors)
+            try:
+                built = builder(entry, path, source, ctx)
+            except (KeyError, TypeError, AttributeError, ValueError):
+                if not invalid:
+                    raise
+                continue  # already reported by the schema check; nothing more to learn
+            if built is not None:
+                ok = not invalid and len(ctx.errors) == before
+                ctx.built[section].append(_Built(built, source, node, ok))
+
+
+def _pattern(text: str, path: list[str | int], source: _Source,
+             ctx: _Context) -> Pattern | None:
+    node = source.node_at(path)
+    try:
+        return parse_pattern(text)
+    except PatternError as exc:
+        ctx.error(exc.message, source.origin(node, exc.offset))
+        return None
+
+
+def _build_actor(entry: dict[str, Any], path: list[str | int], source: _Source,
+                 ctx: _Context) -> Actor | None:
+    aliases: list[Alias] = []
+    for i, alias in enumerate(entry["aliases"]):
+        text, weak = (alias, False) if isinstance(alias, str) else \
+            (alias["text"], bool(alias.get("weak", False)))
+        alias_path = path + ["aliases", i] + ([] if isinstance(alias, str) else ["text"])
+        pattern = _pattern(text, alias_path, source, ctx)
+        if pattern is not None:
+            aliases.append(Alias(pattern, weak, source.origin(source.node_at(alias_path))))
+    context: list[ContextTerm] = []
+    for i, text in enumerate(entry.get("context", [])):
+        item_path = path + ["context", i]
+        origin = source.origin(source.node_at(item_path))
+        stripped = text.strip()
+        if stripped[:1] in ("@", "#"):
+            kind = "actor" if stripped[0] == "@" else "theme"
+            if not ID_RE.match(stripped[1:]):
+                ctx.error(f"invalid {kind} reference '{stripped}': ids are lower-case "
+                          "letters, digits, '_' and '-'", origin)
+                continue
+            context.append(ContextTerm(kind, None, stripped[1:], origin))
+            continue
+        pattern = _pattern(text, item_path, source, ctx)
+        if pattern is not None:
+            context.append(ContextTerm("pattern", pattern, None, origin))
+    exclude: list[Pattern] = []
+    for i, text in enumerate(entry.get("exclude", [])):
+        pattern = _pattern(text, path + ["exclude", i], source, ctx)
+        if pattern is not None:
+            exclude.append(pattern)
+    if any(alias.weak for alias in aliases) and not context:
+        ctx.error(f"actor '{entry['id']}' has weak aliases but no context: weak aliases "
+                  "only count when a context term is present, so they would never match",
+                  source.origin(source.node_at(path + ["aliases"], key=True)))
+    return Actor(
+        id=entry["id"],
+        name=entry.get("name", entry["id"]),
+        kind=entry.get("kind", "other"),
+        aliases=tuple(aliases),
+        context=tuple(context),
+        exclude=tuple(exclude),
+        description=entry.get("description", ""),
+        origin=source.origin(source.node_at(path + ["id"])),
+    )
+
+
+def _build_theme(entry: dict[str, Any], path: list[str | int], source: _Source,
+                 ctx: _Context) -> Theme | None:
+    terms: list[Pattern] = []
+    for i, text in enumerate(entry["terms"]):
+        pattern = _pattern(text, path + ["terms", i], source, ctx)
+        if pattern is not None:
+            terms.append(pattern)
+    return Theme(
+        id=entry["id"],
+        name=entry.get("name", entry["id"]),
+        terms=tuple(terms),
+        description=entry.get("description", ""),
+        origin=source.origin(source.node_at(path + ["id"])),
+    )
+
+
+def _build_watch(entry: dict[str, Any], path: list[str | int], source: _Source,
+                 ctx: _Context) -> Watch | None:
+    query_node = source.node_at(path + ["query"])
+    try:
+        expr = parse_query(entry["query"])
+    except QueryError as exc:
+        ctx.error(exc.message, source.origin(query_node, exc.offset))
+        return None
+    examples: list[Example] = []
+    given = entry.get("examples")
+    for key, expect in (("match", True), ("no_match", False)):
+        items = given.get(key) if isinstance(given, dict) else None
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            origin = source.origin(source.node_at(path + ["examples", key, i]))
+            if isinstance(item, str):
+                examples.append(Example(expect, item, "", None, None, None, origin))
+            elif isinstance(item, dict):
+                examples.append(Example(expect, item.get("title", ""), item.get("body", ""),
+                                        item.get("source"), item.get("url"),
+                                        item.get("lang"), origin))
+    return Watch(
+        id=entry["id"],
+        title=entry.get("title", entry["id"]),
+        description=entry.get("description", ""),
+        priority=entry.get("priority", "normal"),
+        tags=tuple(entry.get("tags", [])),
+        query=entry["query"],
+        expr=expr,
+        examples=tuple(examples),
+        origin=source.origin(source.node_at(path + ["id"])),
+        query_origin=source.origin(query_node),
+    )
+
+
+# --- pass 3: across files --------------------------------------------------------------------
+
+def _check_across_files(ctx: _Context) -> None:
+    for section in ("actors", "themes", "watches"):
+        first: dict[str, Origin] = {}
+        noun = _SECTION_NOUNS[section]
+        duplicates: set[tuple[str, str, int, int]] = set()
+        for ident, origin in ctx.ids[section]:
+            if ident in first:
+                _error_at(ctx, f"duplicate {noun} id '{ident}' (first defined at "
+                          f"{first[ident]})", origin)
+                duplicates.add((ident, origin.path, origin.line, origin.column))
+            else:
+                first.setdefault(ident, origin)
+        for built in ctx.built[section]:
+            o = built.obj.origin
+            if (built.obj.id, o.path, o.line, o.column) in duplicates:
+                built.ok = False
+    actor_ids = {ident for ident, _o in ctx.ids["actors"]}
+    theme_ids = {ident for ident, _o in ctx.ids["themes"]}
+    for built in ctx.built["actors"]:
+        actor = built.obj
+        for term in actor.context:
+            if term.kind == "actor" and term.ref not in actor_ids:
+                _error_at(ctx, f"unknown actor '@{term.ref}' in the context of "
+                          f"'{actor.id}'{_suggest(term.ref, actor_ids)}", term.origin)
+                built.ok = False
+            elif term.kind == "theme" and term.ref not in theme_ids:
+                _error_at(ctx, f"unknown theme '#{term.ref}' in the context of "
+                          f"'{actor.id}'{_suggest(term.ref, theme_ids)}", term.origin)
+                built.ok = False
+    _check_context_cycles(ctx)
+    for built in ctx.built["watches"]:
+        watch = built.obj
+        for part in walk(watch.expr):
+            if isinstance(part, ActorRef) and part.id not in actor_ids:
+                _error_at(ctx, f"unknown actor '@{part.id}'{_suggest(part.id, actor_ids)}",
+                          _query_origin(built.source, built.node, part.offset))
+                built.ok = False
+            elif isinstance(part, ThemeRef) and part.id not in theme_ids:
+                _error_at(ctx, f"unknown theme '#{part.id}'{_suggest(part.id, theme_ids)}",
+                          _query_origin(built.source, built.node, part.offset))
+                built.ok = False
+    # A watch may only use actors and themes that made it into the rule set.
+    good_actors = {b.obj.id for b in ctx.built["actors"] if b.ok}
+    good_themes = {b.obj.id for b in ctx.built["themes"] if b.ok}
+    for built in ctx.built["actors"]:
+        if any(t.kind == "actor" and t.ref not in good_actors
+               or t.kind == "theme" and t.ref not in good_themes for t in built.obj.context):
+            built.ok = False
+    for built in ctx.built["watches"]:
+        if any(isinstance(p, ActorRef) and p.id not in good_actors
+               or isinstance(p, ThemeRef) and p.id not in good_themes
+               for p in walk(built.obj.expr)):
+            built.ok = False
+
+
+def _query_origin(source: _Source, watch_node: yaml.Node, offset: int) -> Origin:
+    for key_node, value_node in watch_node.value:
+        if key_node.value == "query":
+            return source.origin(value_node, offset)
+    return source.origin(watch_node)
+
+
+def _suggest(name: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _error_at(ctx: _Context, message: str, origin: Origin) -> None:
+    ctx.errors.append((ctx.file_indices.get(origin.path, 0), RuleError(
+        message, path=origin.path, line=origin.line, column=origin.column)))
+
+
+def _check_context_cycles(ctx: _Context) -> None:
+    """An actor's weak aliases may depend on another actor, but not in a circle."""
+    graph = {b.obj.id: [t for t in b.obj.context if t.kind == "actor"]
+             for b in ctx.built["actors"]}
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+
+    def visit(actor_id: str, trail: list[str]) -> None:
+        state[actor_id] = 1
+        trail = trail + [actor_id]
+        for term in graph.get(actor_id, []):
+            ref = term.ref or ""
+            if state.get(ref) == 1:
+                loop = trail[trail.index(ref):] + [ref]
+                _error_at(ctx, "context references form a cycle: "
+                          + " → ".join(f"@{a}" for a in loop), term.origin)
+            elif state.get(ref) is None and ref in graph:
+                visit(ref, trail)
+        state[actor_id] = 2
+
+    for actor_id in graph:
+        if actor_id not in state:
+            visit(actor_id, [])

@@ -1,0 +1,483 @@
+"""Compile a RuleSet into one Matcher and match items against every watch at once.
+
+This is the percolator idea (Lucene Monitor, Elasticsearch percolate): instead of running each
+watch over each item, all patterns of all watches sit in one automaton; an item is folded and
+scanned once, and only the watches whose *required terms* were found get evaluated.
+
+Required terms: for each watch the compiler lists groups of term ids such that the query can
+only match if every group has at least one of its terms in the item (a term's group is
+itself, an @actor's is its aliases, an OR's is the union of its alternatives' best group, an
+AND has one group per positive child; NOT and source:/lang: add none). The watch is indexed
+under its cheapest group (estimated rarity of its terms in text); the other groups are
+checked with set intersections before the query itself is evaluated. Items that mention
+nothing a watch needs never touch that watch, so the cost per item follows the number of
+watches that are plausible for it, not the size of the rule set.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import math
+from dataclasses import dataclass
+from operator import itemgetter
+
+from monitor.rules.evaluation import (
+    ALL_FIELDS,
+    FIELD_BITS,
+    ActorLeaf,
+    AndNode,
+    CompiledActor,
+    CompiledTheme,
+    Evidence,
+    FieldNode,
+    ItemState,
+    LangNode,
+    NearNode,
+    Node,
+    NotNode,
+    OrNode,
+    SourceNode,
+    TermLeaf,
+    ThemeLeaf,
+    Usage,
+)
+from monitor.rules.folding import FoldedText, fold_text
+from monitor.rules.model import PRIORITY_RANK, Actor, RuleSet, Theme
+from monitor.rules.patterns import EXACT, Pattern
+from monitor.rules.query import (
+    ActorRef,
+    And,
+    Expr,
+    Field,
+    Meta,
+    Near,
+    Not,
+    Or,
+    Term,
+    ThemeRef,
+)
+from monitor.rules.terms import TermTable
+
+logger = logging.getLogger(__name__)
+
+FIELD_NAMES = ("title", "body")
+
+
+@dataclass(frozen=True)
+class Document:
+    """What the matcher sees of an item. `body` is summary and content as plain text."""
+
+    id: str
+    title: str
+    body: str
+    source: str | None = None
+    url: str | None = None
+    lang: str | None = None
+
+
+@dataclass(frozen=True)
+class TermMatch:
+    """One occurrence that made a watch match, located in the original field text."""
+
+    text: str          # the matched text as it appears in the original field
+    term: str          # the alias/term/phrase as written in the rule
+    actor: str | None  # actor id when it came from @actor
+    field: str         # "title" | "body"
+    start: int         # offsets in the original field text
+    end: int
+    theme: str | None = None  # theme id when it came from #theme
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A watch that matched an item, with the positive terms that made it match."""
+
+    watch: str
+    priority: str
+    terms: tuple[TermMatch, ...]
+
+
+@dataclass
+class MatchStats:
+    """Counters since the matcher was built (or since `reset`)."""
+
+    documents: int = 0
+    candidates: int = 0   # watches reached through the required-term index
+    evaluated: int = 0    # of those, watches whose query was actually evaluated
+    hits: int = 0
+
+    def reset(self) -> None:
+        self.documents = self.candidates = self.evaluated = self.hits = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledWatch:
+    id: str
+    priority: str
+    rank: int
+    root: Node
+    others: tuple[frozenset[int], ...]  # required groups besides the indexed one
+
+
+_EMPTY = fold_text("")
+
+
+class Matcher:
+    """All watches of a rule set, ready to match items. Build with `compile_rules`."""
+
+    def __init__(self, table: TermTable, usages: list[Usage], watches: list[_CompiledWatch],
+                 index: dict[int, tuple[int, ...]], actors: list[CompiledActor],
+                 themes: list[CompiledTheme]) -> None:
+        self._table = table
+        self._usages = usages
+        # usage id → True when it reports an actor alias or a theme term
+        self._named_usage = [u.actor is not None or u.theme is not None for u in usages]
+        self._watches = watches
+        self._watch_index = {w.id: i for i, w in enumerate(watches)}
+        self._index = index
+        self._actors = actors
+        self._themes = themes
+        self.stats = MatchStats()
+
+    @property
+    def watch_count(self) -> int:
+        return len(self._watches)
+
+    @property
+    def term_count(self) -> int:
+        """Distinct patterns in the automaton."""
+        return len(self._table)
+
+    @property
+    def watch_ids(self) -> tuple[str, ...]:
+        return tuple(w.id for w in self._watches)
+
+    def automaton_keys(self) -> list[str]:
+        """The automaton's keys (benchmarks compare against a bare scan of these)."""
+        return self._table.keys()
+
+    def match(self, doc: Document) -> list[Hit]:
+        """Return the watches `doc` matches, by priority (critical first) then watch id."""
+        stats = self.stats
+        stats.documents += 1
+        item = self._scan(doc)
+        if item is None:
+            return []
+        found = item.found
+        index = self._index
+        candidates: set[int] = set()
+        for term in found:
+            watches = index.get(term)
+            if watches is not None:
+                candidates.update(watches)
+        if not candidates:
+            return []
+        stats.candidates += len(candidates)
+        hits: list[Hit] = []
+        all_watches = self._watches
+        for number in candidates:
+            watch = all_watches[number]
+            for group in watch.others:
+                if group.isdisjoint(found):
+                    break
+            else:
+                stats.evaluated += 1
+                if watch.root.test(item, ALL_FIELDS):
+                    hits.append(self._hit(watch, item))
+        stats.hits += len(hits)
+        hits.sort(key=lambda h: (-PRIORITY_RANK[h.priority], h.watch))
+        return hits
+
+    def match_watch(self, doc: Document, watch_id: str) -> Hit | None:
+        """Evaluate one watch on `doc`, bypassing the index (for examples and tests).
+
+        Raises KeyError for an unknown watch id.
+        """
+        watch = self._watches[self._watch_index[watch_id]]
+        item = self._scan(doc) or self._empty_item(doc)
+        return self._hit(watch, item) if watch.root.test(item, ALL_FIELDS) else None
+
+    def explain(self, doc: Document, watch_id: str) -> tuple[TermMatch, ...]:
+        """Every occurrence in `doc` of any term the watch mentions (positive or under NOT).
+
+        Raises KeyError for an unknown watch id.
+        """
+        watch = self._watches[self._watch_index[watch_id]]
+        item = self._scan(doc)
+        if item is None:
+            return ()
+        evidence: list[Evidence] = []
+        for leaf in watch.root.leaves():
+            evidence.extend(leaf.occurrences(item, ALL_FIELDS))
+        return self._term_matches(evidence, item)
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _scan(self, doc: Document) -> ItemState | None:
+        table = self._table
+        title = fold_text(doc.title) if doc.title else _EMPTY
+        body = fold_text(doc.body) if doc.body else _EMPTY
+        fields = (title, body)
+        hits = (table.scan(title.text) if doc.title else [],
+                table.scan(body.text) if doc.body else [])
+        if not hits[0] and not hits[1]:
+            return None
+        found, checked = table.found_terms((title.text, body.text), hits)
+        if not found:
+            return None
+        return ItemState(table, fields, found, checked, doc.source, doc.url, doc.lang,
+                         self._actors, self._themes)
+
+    def _empty_item(self, doc: Document) -> ItemState:
+        return ItemState(self._table, (_EMPTY, _EMPTY), set(), {}, doc.source, doc.url,
+                         doc.lang, self._actors, self._themes)
+
+    def _hit(self, watch: _CompiledWatch, item: ItemState) -> Hit:
+        evidence: list[Evidence] = []
+        watch.root.evidence(item, ALL_FIELDS, evidence)
+        return Hit(watch.id, watch.priority, self._term_matches(evidence, item))
+
+    def _term_match(self, key: Evidence, item: ItemState) -> TermMatch:
+        usage = self._usages[key[0]]
+        folded: FoldedText = item.fields[key[1]]
+        a, b = folded.to_original(key[2], key[3])
+        return TermMatch(folded.original[a:b], usage.written, usage.actor,
+                         FIELD_NAMES[key[1]], a, b, usage.theme)
+
+    def _term_matches(self, evidence: list[Evidence], item: ItemState
+                      ) -> tuple[TermMatch, ...]:
+        """TermMatches for evidence, in text order, without repeats.
+
+        A plain query term is left out when an actor alias or theme term (or an identical
+        plain term) already reports the same words. TermMatches are shared by all hits of
+        the item: popular names make one item match many watches with the same evidence.
+        """
+        cache = item.term_matches
+        unique = dict.fromkeys(evidence)
+        ordered = sorted(unique, key=_position) if len(unique) > 1 else list(unique)
+        named = self._named_usage
+        out: list[TermMatch] = []
+        named_spans: set[tuple[int, int, int]] | None = None
+        for key in ordered:
+            match = cache.get(key)
+            if match is None:
+                match = cache[key] = self._term_match(key, item)
+            if not named[key[0]]:
+                if named_spans is None:
+                    named_spans = {k[1:] for k in ordered if named[k[0]]}
+                span = key[1:]
+                if span in named_spans:
+                    continue  # the same words are already reported through another usage
+                named_spans.add(span)
+            out.append(match)
+        return tuple(out)
+
+
+_position = itemgetter(1, 2, 3)
+
+
+# --- compiling -------------------------------------------------------------------------------
+
+class _Compiler:
+    def __init__(self, rules: RuleSet) -> None:
+        self.rules = rules
+        self.table = TermTable()
+        self.usages: list[Usage] = []
+        self._usage_ids: dict[tuple[int, str, str | None, str | None], int] = {}
+        self.actor_index = {a.id: i for i, a in enumerate(rules.actors)}
+        self.theme_index = {t.id: i for i, t in enumerate(rules.themes)}
+        self.themes = [self._theme(i, t) for i, t in enumerate(rules.themes)]
+        self.actors = [self._actor(i, a) for i, a in enumerate(rules.actors)]
+        self._actor_leaves = [ActorLeaf(a) for a in self.actors]
+        self._rarity: list[float] = []
+        self._costs: dict[frozenset[int], float] = {}
+        self._theme_leaves = [ThemeLeaf(t) for t in self.themes]
+
+    def usage(self, pattern: Pattern, actor: str | None = None,
+              theme: str | None = None) -> tuple[int, int]:
+        term = self.table.add(pattern)
+        key = (term, pattern.written, actor, theme)
+        usage = self._usage_ids.get(key)
+        if usage is None:
+            usage = self._usage_ids[key] = len(self.usages)
+            self.usages.append(Usage(term, pattern.written, actor, theme))
+        return term, usage
+
+    def _theme(self, index: int, theme: Theme) -> CompiledTheme:
+        terms: dict[int, int] = {}
+        for pattern in theme.terms:
+            term, usage = self.usage(pattern, theme=theme.id)
+            terms.setdefault(term, usage)
+        return CompiledTheme(index, theme.id, tuple(terms.items()))
+
+    def _actor(self, index: int, actor: Actor) -> CompiledActor:
+        strong: dict[int, int] = {}
+        weak: dict[int, int] = {}
+        usage = self.usage
+        for alias in actor.aliases:
+            term, usage_id = usage(alias.pattern, actor.id)
+            if alias.weak:
+                weak.setdefault(term, usage_id)
+            elif term not in strong:
+                strong[term] = usage_id
+        for term in strong.keys() & weak.keys():
+            del weak[term]  # written both ways: the strong alias wins
+        context_terms: set[int] = set()
+        context_actors: list[int] = []
+        context_themes: list[int] = []
+        add = self.table.add
+        for entry in actor.context:
+            if entry.kind == "pattern":
+                context_terms.add(add(entry.pattern))  # type: ignore[arg-type]
+            elif entry.kind == "actor" and entry.ref in self.actor_index:
+                context_actors.append(self.actor_index[entry.ref])
+            elif entry.kind == "theme" and entry.ref in self.theme_index:
+                context_themes.append(self.theme_index[entry.ref])
+        exclude = tuple(dict.fromkeys(add(p) for p in actor.exclude)) if actor.exclude else ()
+        return CompiledActor(index, actor.id, tuple(strong.items()), tuple(weak.items()),
+                             frozenset(context_terms), tuple(context_actors),
+                             tuple(context_themes), exclude)
+
+    def node(self, expr: Expr) -> Node:
+        if isinstance(expr, Term):
+            term, usage = self.usage(expr.pattern)
+            return TermLeaf(term, usage)
+        if isinstance(expr, ActorRef):
+            return self._actor_leaves[self.actor_index[expr.id]]
+        if isinstance(expr, ThemeRef):
+            return self._theme_leaves[self.theme_index[expr.id]]
+        if isinstance(expr, And):
+            children = sorted((self.node(c) for c in expr.children), key=_test_order)
+            return AndNode(tuple(children))
+        if isinstance(expr, Or):
+            return OrNode(tuple(sorted((self.node(c) for c in expr.children),
+                                       key=_test_order)))
+        if isinstance(expr, Not):
+            return NotNode(self.node(expr.child))
+        if isinstance(expr, Near):
+            return NearNode(self.node(expr.left), self.node(expr.right), expr.distance)
+        if isinstance(expr, Field):
+            return FieldNode(FIELD_BITS[expr.field], self.node(expr.child))
+        if isinstance(expr, Meta):
+            return SourceNode(expr.values) if expr.field == "source" else LangNode(expr.values)
+        raise TypeError(expr)
+
+    def groups(self, expr: Expr) -> list[frozenset[int]]:
+        """Required groups of `expr`: each must have a term in the item for it to match."""
+        if isinstance(expr, Term):
+            return [frozenset({self.table.add(expr.pattern)})]
+        if isinstance(expr, ActorRef):
+            return [self.actors[self.actor_index[expr.id]].term_set]
+        if isinstance(expr, ThemeRef):
+            return [self.themes[self.theme_index[expr.id]].term_set]
+        if isinstance(expr, And):
+            return [g for child in expr.children for g in self.groups(child)]
+        if isinstance(expr, Or):
+            union: set[int] = set()
+            for child in expr.children:
+                child_groups = self.groups(child)
+                if not child_groups:
+                    return []
+                best: frozenset[int] = min(child_groups, key=self.cost)
+                union.update(best)
+            return [frozenset(union)]
+        if isinstance(expr, Field):
+            return self.groups(expr.child)
+        if isinstance(expr, Near):
+            return self.groups(expr.left) + self.groups(expr.right)
+        return []  # Not, Meta
+
+    def cost(self, group: frozenset[int]) -> float:
+        """Estimated chance that some term of the group occurs in an item (relative)."""
+        cost = self._costs.get(group)
+        if cost is None:
+            rarity = self._rarity
+            patterns = self.table.patterns
+            while len(rarity) < len(patterns):
+                rarity.append(_rarity(patterns[len(rarity)]))
+            cost = sum(rarity[term] for term in group)
+            self._costs[group] = cost
+        return cost
+
+
+def _rarity(pattern: Pattern) -> float:
+    """Rough relative frequency of a pattern in news text: short single words are common,
+    longer words, phrases and declined names less so; wildcards cover more words."""
+    words = pattern.words.split(" ")
+    length = len(words[-1])
+    base = 1.0 if length <= 4 else 0.5 if length <= 7 else 0.25
+    base *= 0.1 ** (len(words) - 1)
+    if pattern.form != EXACT:
+        base *= 2.0
+    return base
+
+
+# Cheap and selective children are tested first, NOT (usually true) last.
+_TEST_ORDER = {cls: rank for rank, cls in enumerate(
+    (LangNode, SourceNode, TermLeaf, ThemeLeaf, ActorLeaf, OrNode, FieldNode, AndNode,
+     NearNode, NotNode))}
+
+
+def _test_order(node: Node) -> int:
+    return _TEST_ORDER.get(type(node), len(_TEST_ORDER))
+
+
+def compile_rules(rules: RuleSet) -> Matcher:
+    """Compile every watch of `rules` into one Matcher (one automaton, one term index)."""
+    # Compiling allocates hundreds of thousands of small, acyclic objects; the cyclic
+    # collector would walk the growing heap again and again for nothing.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _compile(rules)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _compile(rules: RuleSet) -> Matcher:
+    compiler = _Compiler(rules)
+    compiled: list[_CompiledWatch] = []
+    planned: list[tuple[Node, list[frozenset[int]]]] = []
+    uses: dict[int, int] = {}
+    for watch in rules.watches:
+        groups = list(set(compiler.groups(watch.expr)))
+        if not groups:  # parse_query rejects these; a hand-built RuleSet might not
+            raise ValueError(f"watch '{watch.id}' has no positive term")
+        for term in frozenset().union(*groups):
+            uses[term] = uses.get(term, 0) + 1
+        planned.append((compiler.node(watch.expr), groups))
+    # A term many watches rely on is probably common in the news too (popular names,
+    # theme words), so it weighs more when choosing the group a watch is indexed under.
+    weights: dict[int, float] = {}
+    costs: dict[frozenset[int], float] = {}
+
+    def cost(group: frozenset[int]) -> float:
+        value = costs.get(group)
+        if value is None:
+            value = 0.0
+            for term in group:
+                weight = weights.get(term)
+                if weight is None:
+                    weight = weights[term] = compiler.cost(frozenset((term,))) * (
+                        1.0 + math.log2(1 + uses.get(term, 0)))
+                value += weight
+            costs[group] = value
+        return value
+
+    index_lists: dict[int, list[int]] = {}
+    for number, (watch, (root, groups)) in enumerate(zip(rules.watches, planned, strict=True)):
+        groups.sort(key=cost)
+        primary, others = groups[0], tuple(groups[1:])
+        for term in primary:
+            index_lists.setdefault(term, []).append(number)
+        compiled.append(_CompiledWatch(watch.id, watch.priority, PRIORITY_RANK[watch.priority],
+                                       root, others))
+    compiler.table.build()
+    index = {term: tuple(numbers) for term, numbers in index_lists.items()}
+    logger.debug("compiled %d watches: %d terms, %d automaton keys", len(compiled),
+                 len(compiler.table), len(compiler.table.keys()))
+    return Matcher(compiler.table, compiler.usages, compiled, index, compiler.actors,
+                   compiler.themes)
+

@@ -1,0 +1,215 @@
+"""Every distinct pattern of a rule set, numbered, and the one automaton that finds them all.
+
+Each pattern becomes one or more keys (see `Pattern.automaton_keys`) in a single
+pyahocorasick automaton. Keys carry their own word boundaries (the padding spaces of the
+folded text), so the automaton reports only whole-word hits. Most keys need no further
+check at all: an exact word or phrase, or a wildcard prefix, is found exactly where its key
+is. Only declined Russian stems (the ending must be in a fixed set) and the rare key shared
+by two patterns are checked in Python.
+
+The hot path is therefore C code end to end: the automaton's hits become a list, the set of
+found keys and the set of found term ids are built with `set(map(...))`. Where a term
+occurred (needed for NEAR, field scopes, exclusions and the spans of a hit) is worked out
+only when a watch asks for it.
+"""
+
+from __future__ import annotations
+
+from operator import itemgetter
+
+import ahocorasick
+
+from monitor.rules.patterns import (
+    ADJECTIVE,
+    ADJECTIVE_ENDINGS,
+    EXACT,
+    NOUN,
+    NOUN_ENDINGS,
+    PREFIX,
+    Pattern,
+)
+
+# How an occurrence ends, given the automaton's end index e (inclusive) of its key.
+END_AT_PAD = 0        # exact, padded: the word ends at e, where the padding space is
+END_AFTER = 1         # exact, open end (spaceless script): ends at e + 1
+END_OF_WORD = 2       # prefix wildcard: runs on to the next space
+NOUN_ENDING = 3       # stem + one of NOUN_ENDINGS, then the next space
+ADJECTIVE_ENDING = 4  # stem + one of ADJECTIVE_ENDINGS
+
+# (field, start, end) of one occurrence in a folded field; field 0 = title, 1 = body.
+Occurrence = tuple[int, int, int]
+# The automaton's raw output for one field: (end index, key number).
+Hits = list[tuple[int, int]]
+
+_key_of_hit = itemgetter(1)
+
+
+class TermTable:
+    """Numbers patterns by what they match and scans folded text for all of them at once."""
+
+    def __init__(self) -> None:
+        self.patterns: list[Pattern] = []
+        self._ids: dict[tuple[object, ...], int] = {}
+        self._automaton: ahocorasick.Automaton | None = None
+        self._keys: list[str] = []
+        # key number → term id when a hit of the key is always an occurrence, else -1
+        self._key_term: list[int] = []
+        # key number → ((term id, end rule, lead, key length), ...)
+        self._key_entries: list[tuple[tuple[int, int, int, int], ...]] = []
+        self._checked_keys: frozenset[int] = frozenset()
+        self._term_keys: dict[int, list[str]] = {}
+
+    def add(self, pattern: Pattern) -> int:
+        """Return the term id of `pattern`, adding it if no equivalent pattern is known."""
+        term_id = self._ids.get(pattern.key)
+        if term_id is None:
+            term_id = len(self.patterns)
+            self._ids[pattern.key] = term_id
+            self.patterns.append(pattern)
+            self._automaton = None
+        return term_id
+
+    def __len__(self) -> int:
+        return len(self.patterns)
+
+    def keys(self) -> list[str]:
+        """Every automaton key (for benchmarks that time a bare scan of the same library)."""
+        self._ensure_built()
+        return list(self._keys)
+
+    def build(self) -> None:
+        """Build the automaton; called once all patterns are added."""
+        # Most keys belong to one pattern: keep those in `single`, collisions in `shared`.
+        single: dict[str, tuple[int, int, int, int]] = {}
+        shared: dict[str, list[tuple[int, int, int, int]]] = {}
+        rules = _END_RULES
+        for term_id, pattern in enumerate(self.patterns):
+            rule = rules[pattern.form]
+            if pattern.arabic or pattern.open_start or pattern.open_end:
+                if rule == END_AT_PAD and pattern.open_end:
+                    rule = END_AFTER
+                lead = 0 if pattern.open_start else 1
+                keys = pattern.automaton_keys()
+            else:
+                lead = 1
+                keys = [f" {pattern.words} " if rule == END_AT_PAD else f" {pattern.words}"]
+            for key in keys:
+                entry = (term_id, rule, lead, len(key))
+                if key in shared:
+                    shared[key].append(entry)
+                elif key in single:
+                    shared[key] = [single.pop(key), entry]
+                else:
+                    single[key] = entry
+        automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        add_word = automaton.add_word
+        keys_list = list(single) + list(shared)
+        key_entries: list[tuple[tuple[int, int, int, int], ...]] = [
+            (entry,) for entry in single.values()]
+        key_entries.extend(tuple(entries) for entries in shared.values())
+        unchecked = (END_AT_PAD, END_AFTER, END_OF_WORD)
+        key_term = [entry[0] if entry[1] in unchecked else -1 for entry in single.values()]
+        key_term.extend([-1] * len(shared))
+        for number, key in enumerate(keys_list):
+            add_word(key, number)
+        if keys_list:
+            automaton.make_automaton()
+        self._automaton = automaton
+        self._keys = keys_list
+        self._key_term = key_term
+        self._key_entries = key_entries
+        self._checked_keys = frozenset(i for i, t in enumerate(key_term) if t < 0)
+
+    def _ensure_built(self) -> None:
+        if self._automaton is None:
+            self.build()
+
+    def scan(self, text: str) -> Hits:
+        """The automaton's hits in the padded folded `text` (not yet checked or located)."""
+        self._ensure_built()
+        if not self._keys:
+            return []
+        return list(self._automaton.iter(text))  # type: ignore[union-attr]
+
+    def found_terms(self, texts: tuple[str, ...], hits: tuple[Hits, ...]
+                    ) -> tuple[set[int], dict[int, list[Occurrence]]]:
+        """The term ids occurring in the fields, and the occurrences of checked keys.
+
+        Checked keys (declined stems, shared keys) are verified here, so the returned set is
+        exact; their occurrences come back too since the check located them anyway.
+        """
+        keys: set[int] = set()
+        for field_hits in hits:
+            keys.update(map(_key_of_hit, field_hits))
+        found = set(map(self._key_term.__getitem__, keys))
+        checked_occurrences: dict[int, list[Occurrence]] = {}
+        if -1 in found:
+            found.discard(-1)
+            checked = keys & self._checked_keys
+            for field, (text, field_hits) in enumerate(zip(texts, hits, strict=True)):
+                for e, key in field_hits:
+                    if key in checked:
+                        for term_id, occurrence in self._check(text, field, e, key):
+                            found.add(term_id)
+                            checked_occurrences.setdefault(term_id, []).append(occurrence)
+        return found, checked_occurrences
+
+    def occurrences(self, term_id: int, texts: tuple[str, ...]) -> list[Occurrence]:
+        """Where an unchecked term occurs in the folded fields, in field and text order.
+
+        Found again with str.find on its keys rather than by walking every automaton hit:
+        only the few terms a matching watch reports (or a NEAR, scope or exclusion needs)
+        are ever located, and a C-level find per occurrence is cheaper than a Python loop
+        over all hits of the item.
+        """
+        pattern = self.patterns[term_id]
+        rule = _END_RULES[pattern.form]
+        if rule == END_AT_PAD and pattern.open_end:
+            rule = END_AFTER
+        lead = 0 if pattern.open_start else 1
+        out: list[Occurrence] = []
+        keys = self._term_keys.get(term_id)
+        if keys is None:
+            keys = self._term_keys[term_id] = pattern.automaton_keys()
+        for field, text in enumerate(texts):
+            located: list[Occurrence] = []
+            for key in keys:
+                length = len(key)
+                at = text.find(key)
+                while at >= 0:
+                    start = at + lead
+                    e = at + length - 1
+                    if rule == END_AT_PAD:
+                        end = e
+                    elif rule == END_AFTER:
+                        end = e + 1
+                    else:
+                        end = text.find(" ", e + 1)
+                    located.append((field, start, end))
+                    at = text.find(key, at + 1)
+            if len(keys) > 1:
+                located.sort()
+            out.extend(located)
+        return out
+
+    def _check(self, text: str, field: int, e: int, key: int
+               ) -> list[tuple[int, Occurrence]]:
+        out = []
+        for term_id, rule, lead, length in self._key_entries[key]:
+            start = e - length + 1 + lead
+            if rule == END_AT_PAD:
+                end = e
+            elif rule == END_AFTER:
+                end = e + 1
+            else:
+                end = text.find(" ", e + 1)
+                if rule == NOUN_ENDING and text[e + 1:end] not in NOUN_ENDINGS:
+                    continue
+                if rule == ADJECTIVE_ENDING and text[e + 1:end] not in ADJECTIVE_ENDINGS:
+                    continue
+            out.append((term_id, (field, start, end)))
+        return out
+
+
+_END_RULES = {EXACT: END_AT_PAD, PREFIX: END_OF_WORD, NOUN: NOUN_ENDING,
+              ADJECTIVE: ADJECTIVE_ENDING}
