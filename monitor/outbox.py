@@ -98,12 +98,15 @@ def pending_hits(session: Session, sub: Subscription, catalogue: dict[str, Watch
         names = tuple(dict.fromkeys((info.actor_names.get(a, a) if info else a) for a in actor_ids if a))
         entries.append(DigestEntry(
             hit_id=hit.id, watch_id=hit.watch_id, watch_title=info.title if info else hit.watch_id,
-            priority=hit.priority, item_id=item.id, title=item.title, body=_body(item), url=item.url,
+            priority=hit.priority, item_id=item.id, title=item.title, body=_body(item),
+            url=item.canonical_url or item.url,  # tracking parameters already stripped
             canonical_url=item.canonical_url, outlet=outlet,
             other_outlets=tuple(o for o in outlets.get(item.id, ()) if o != outlet),
             published_at=item.published_at,
+            # Analysts want the names highlighted; theme words ("talks", "met") are noise there.
             terms=tuple(TermSpan(text=t["text"], term=t["term"], actor=t.get("actor"), field=t["field"],
-                                 start=t["start"], end=t["end"], theme=t.get("theme")) for t in hit.terms),
+                                 start=t["start"], end=t["end"], theme=t.get("theme"))
+                        for t in ([t for t in hit.terms if t.get("actor")] or hit.terms)),
             actor_names=names))
     return entries
 

@@ -169,13 +169,15 @@ def test_demo_runs_offline_and_shows_items_and_feed_health(tmp_path: Path) -> No
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert "Stored items" in out and "Feed health" in out and "Hits (" in out
+    assert "Stored items" in out and "Feed health" in out and "Digest of the demo run" in out
     assert "first poll: 0 items" not in out and "second poll: 0 new" not in out
-    hits = out.split("Hits (", 1)[1].split("Feed health", 1)[0]
-    # Distractors stored but never hit; a new dossier story is an alertable hit.
+    stored, digest = out.split("Digest of the demo run", 1)
+    # Distractors are stored but never reach the digest; a new dossier story does.
     for distractor in ("Tirana", "Bahamas", "Idaho", "Tristan", "Лавровый"):
-        assert distractor in out.split("Hits (", 1)[0] and distractor not in hits
-    assert "* Russia readies evacuation flights" in hits
-    health = out.split("Feed health", 1)[1]
+        assert distractor in stored and distractor not in digest
+    assert "Russia readies evacuation flights" in digest and "Subject: [demo] " in digest
+    html = Path(digest.split("HTML digest written to ", 1)[1].split()[0])
+    assert html.exists() and "Russia readies evacuation flights" in html.read_text(encoding="utf-8")
+    health = stored.split("Feed health", 1)[1]
     assert "meridian-daily    failing" in health and "not a feed" in health
     assert "malformed but usable" in health

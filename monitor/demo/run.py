@@ -19,14 +19,17 @@ from pathlib import Path
 from typing import Callable
 
 from lxml import etree
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from monitor.config import Settings, settings_from_dict
+from monitor.config import Settings, Subscription, settings_from_dict
 from monitor.database import Database
 from monitor.demo import DEMO_NOW
 from monitor.demo.server import DemoServer, demo_feed_files
 from monitor.match import HitRecorder, load_matcher, shipped_rules_dir
+from monitor.digest import DigestRequest, build_digest, render_email
 from monitor.models import Feed, Hit, Item
+from monitor.outbox import health_notes, pending_hits, watch_catalogue
+from monitor.rules import RuleSet
 from monitor.poll import PollSummary, poll_once
 from monitor.registry import add_feed, list_feeds
 from monitor.tables import render_table
@@ -109,9 +112,10 @@ def run_demo(keep: Path | None, *, echo: Callable[[str], None]) -> PollSummary:
              f"{second.errors} feed errors\n")
         echo(render_stored_items(db))
         echo("")
-        echo(render_hits(db, loaded[0].watches if loaded else ()))
-        echo("")
         echo(render_feed_health(db))
+        echo("")
+        html_path = (keep or Path(tempfile.mkdtemp(prefix="monitor-demo-digest-"))) / "digest.html"
+        echo(render_demo_digest(db, loaded[0] if loaded else None, html_path))
         if keep:
             echo(f"\ndatabase kept: {path}")
         return second
@@ -127,24 +131,27 @@ def render_stored_items(db: Database) -> str:
                                            max_width=80)
 
 
-def render_hits(db: Database, watches: tuple = ()) -> str:  # type: ignore[type-arg]
-    titles = {w.id: w.title for w in watches}
+DEMO_SUBSCRIPTION = Subscription(name="demo analysts", email=("analyst@demo.example",), cadence="daily 08:00",
+                                 timezone="Europe/London")
+
+
+def render_demo_digest(db: Database, rules: RuleSet | None, html_path: Path) -> str:
+    """The digest an analyst subscribed to every watch would get for the demo's second poll."""
     with db.session() as session:
-        rows = session.execute(select(Hit, Item.title).join(Item, Item.id == Hit.item_id)
-                               .order_by(Hit.priority_rank.desc(), Hit.watch_id, Item.published_at.desc())).all()
-    lines = [f"Hits ({sum(1 for h, _ in rows if h.alertable)} alertable, "
-             f"{sum(1 for h, _ in rows if not h.alertable)} on backlog items)"]
-    current = None
-    for hit, title in rows:
-        if hit.watch_id != current:
-            current = hit.watch_id
-            lines.append(f"  {titles.get(current, current)} [{hit.priority}]")
-        names = list(dict.fromkeys(t["text"] for t in hit.terms))
-        terms = ", ".join(names[:6]) + (f" (+{len(names) - 6})" if len(names) > 6 else "")
-        mark = "*" if hit.alertable else " "
-        lines.append(f"    {mark} {title}  — {terms}")
-    lines.append("  (* alertable: new since the first poll)")
-    return "\n".join(lines)
+        backlog_hits = session.scalar(select(func.count()).select_from(Hit).where(Hit.alertable.is_(False))) or 0
+        entries = pending_hits(session, DEMO_SUBSCRIPTION, watch_catalogue(rules), since=EARLIER, until=DEMO_NOW)
+        notes = health_notes(session, DEMO_NOW)
+    header = (f"Digest of the demo run ({len(entries)} alertable hits; {backlog_hits} hits on first-poll "
+              "backlog are recorded but never alerted on)")
+    if not entries:
+        return header + "\nnothing to send"
+    digest = build_digest(DigestRequest(subscription=DEMO_SUBSCRIPTION.name, period_start=EARLIER,
+                                        period_end=DEMO_NOW, timezone=DEMO_SUBSCRIPTION.timezone,
+                                        hits=tuple(entries), health=notes))
+    rendered = render_email(digest, list_name="demo")
+    html_path.write_text(rendered.html, encoding="utf-8")
+    return "\n".join([header, "=" * len(header), f"Subject: {rendered.subject}", "", rendered.text.rstrip(), "",
+                      f"HTML digest written to {html_path}"])
 
 
 def render_feed_health(db: Database) -> str:
