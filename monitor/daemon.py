@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import func, select, text
+from sqlalchemy import func, or_, select, text
 
 from monitor import systemd
 from monitor.config import Settings, load_settings
@@ -45,7 +45,12 @@ def spread_overdue_feeds(db: Database, settings: Settings, rng: random.Random | 
     rng = rng or random.Random()
     now = utcnow()
     with db.session() as session:
-        overdue = list(session.scalars(select(Feed).where(Feed.enabled.is_(True), Feed.next_poll_at < now)))
+        # Leased or locked rows are being polled by another worker right now: leave them be,
+        # or this would overwrite the schedule that worker is about to write.
+        overdue = list(session.scalars(
+            select(Feed).where(Feed.enabled.is_(True), Feed.next_poll_at < now,
+                               or_(Feed.lease_until.is_(None), Feed.lease_until < now))
+            .with_for_update(skip_locked=True)))
         for feed in overdue:
             feed.next_poll_at = now + timedelta(seconds=rng.uniform(0, settings.polling.startup_spread))
     return len(overdue)

@@ -116,3 +116,37 @@ def test_bad_durations_are_refused(bad) -> None:
 def test_sizes_and_formatting() -> None:
     assert parse_size("10MiB") == 10 * 1024 * 1024 and parse_size("512KiB") == 524288 and parse_size(7) == 7
     assert [format_duration(s) for s in (45, 1800, 5400, 90000)] == ["45s", "30m", "1h30m", "1d1h"]
+
+
+@pytest.mark.parametrize("sub, expected", [
+    ('cadence = "fortnightly"', "subscriptions.desk.cadence: "),
+    ('timezone = "Mars/Olympus"', "subscriptions.desk.timezone: unknown time zone 'Mars/Olympus'"),
+    ('quiet_hours = "late"', "subscriptions.desk.quiet_hours: "),
+    ('min_priority = "urgent"', "subscriptions.desk.min_priority: expected low, normal, high or critical"),
+    ('email = ["not-an-address"]', "subscriptions.desk.email: 'not-an-address' is not an email address"),
+    ('slack_webhook_env = "NO_SUCH_VARIABLE_SET"', "no webhook URL found in $NO_SUCH_VARIABLE_SET"),
+])
+def test_invalid_subscriptions_name_the_key(tmp_path, sub: str, expected: str, monkeypatch) -> None:
+    monkeypatch.delenv("NO_SUCH_VARIABLE_SET", raising=False)
+    channel = "" if "email" in sub or "slack" in sub else 'email = ["desk@example.org"]\n'
+    path = write(tmp_path, f'[[subscriptions]]\nname = "desk"\n{channel}{sub}\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(path)
+    assert expected in str(err.value)
+
+
+def test_a_subscription_needs_a_channel(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="needs at least one channel"):
+        load_settings(write(tmp_path, '[[subscriptions]]\nname = "desk"\n'))
+
+
+def test_secrets_come_from_the_environment_or_systemd_credentials(tmp_path, monkeypatch) -> None:
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "slack-webhook").write_text("https://hooks.slack.com/services/T0/B0/secretsecret\n", encoding="utf-8")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    monkeypatch.setenv("MONITOR_SMTP_PASSWORD", "hunter2")
+    s = load_settings(write(tmp_path, '[smtp]\nusername = "m"\n[[subscriptions]]\nname = "desk"\n'
+                                      'slack_webhook_credential = "slack-webhook"\n'))
+    assert s.smtp.password == "hunter2" and s.subscriptions[0].slack_webhook.endswith("secretsecret")
+    assert "hunter2" not in repr(s) and "secretsecret" not in repr(s)

@@ -113,10 +113,12 @@ Query language
   as above (a bare ``cease-fire`` is the phrase "cease fire").
 * ``@actor`` — any alias of the actor, with its weak-alias and exclude rules.
   ``#theme`` — any term of the theme.
-* ``A NEAR/n B`` — an occurrence of A and one of B in the same field, in either order, at most
-  n words apart (1 ≤ n ≤ 50; NEAR/1 = adjacent; overlapping occurrences count, an occurrence
-  is never paired with itself). Operands: a pattern, ``@actor``, ``#theme`` or a
-  parenthesised OR-group of those. NEAR binds tighter than AND/OR/NOT and does not chain.
+* ``A NEAR/n B`` — an occurrence of A and one of B in the same field (title or body), in
+  either order, at most n words apart: counting from the last word of the first to the first
+  word of the second, "A B" is 1 apart and "A x y B" is 3 apart (1 ≤ n ≤ 50, so NEAR/1 means
+  adjacent). Overlapping occurrences count; an occurrence is never paired with itself.
+  Operands: a pattern, ``@actor``, ``#theme`` or a parenthesised OR-group of those. NEAR
+  binds tighter than AND/OR/NOT and does not chain.
 * Field scopes: ``title:X``, ``body:X`` (summary and content) — X is a pattern, reference or
   parenthesised group; scopes do not nest. ``source:X`` / ``site:X`` — the item's source
   name contains the words X ("source:\\"Moscow Times\\"") or its URL host is X or under it
@@ -131,8 +133,10 @@ Matching
 
 ``compile_rules`` puts every pattern of every rule into one Aho-Corasick automaton; each item
 is folded and scanned once and only watches whose required terms occur are evaluated (see
-`monitor.rules.matcher`). A `Hit` lists the positive occurrences that made the watch match,
-with spans in the ORIGINAL title/body text.
+`monitor.rules.matcher`). A `Hit` lists the positive occurrences that made the watch match
+(`TermMatch`: the text as it appears, the pattern as written, the actor or theme it came
+through, the field and the span in the ORIGINAL title/body text), in text order; terms under
+NOT and source:/lang: filters are never listed.
 
 Public API
 ==========
@@ -140,7 +144,9 @@ Public API
 ``load_rules(paths) -> RuleSet`` (raises RuleError, the first problem);
 ``validate_rules(paths) -> list[RuleError]`` (all problems);
 ``compile_rules(rules) -> Matcher``; ``Matcher.match(doc) -> list[Hit]`` (priority
-critical > high > normal > low, then watch id); ``run_examples(rules, matcher) ->
+critical > high > normal > low, then watch id); ``Matcher.match_watch(doc, watch_id)``
+and ``Matcher.explain(doc, watch_id)`` look at one watch; ``Matcher.stats`` counts
+documents, candidate and evaluated watches, hits; ``run_examples(rules, matcher) ->
 list[ExampleFailure]``. CLI: ``monitor.rules.commands.rules_group`` (``rules validate``,
 ``rules test``) and ``monitor.rules.commands.match_command`` (``match``).
 """

@@ -4,9 +4,10 @@ A query tree is compiled into node objects with two methods: `test` (does it mat
 short-circuits, runs for every candidate watch) and `evidence` (which occurrences made it
 match — runs only for hits). `mask` selects fields: bit 0 = title, bit 1 = body.
 
-Per-item work that several watches share (an actor's occurrences after its weak-alias and
-exclusion rules, a theme's occurrences, word positions for NEAR) is computed once per item
-in `ItemState` and dropped with it; nothing is carried from one item to the next.
+Per-item work that several watches share (where a term occurs, an actor's occurrences after
+its weak-alias and exclusion rules, a theme's occurrences, the TermMatches of hits) is
+computed once per item in `ItemState` and dropped with it; nothing is carried from one item
+to the next.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from urllib.parse import urlsplit
 from monitor.rules.folding import FoldedText, fold
 from monitor.rules.terms import Occurrence, TermTable
 
-TITLE, BODY = 0, 1
 ALL_FIELDS = 0b11
 FIELD_BITS = {"title": 0b01, "body": 0b10}
 
@@ -83,11 +83,11 @@ class ItemState:
     """
 
     __slots__ = ("found", "fields", "source", "url", "lang", "actors", "themes",
-                 "term_matches", "_table", "_checked", "_occ", "_texts", "_actor_cache",
+                 "term_matches", "_table", "_occ", "_texts", "_actor_cache",
                  "_theme_cache", "_source_words", "_host")
 
     def __init__(self, table: TermTable, fields: tuple[FoldedText, ...], found: set[int],
-                 checked: dict[int, list[Occurrence]], source: str | None, url: str | None,
+                 source: str | None, url: str | None,
                  lang: str | None, actors: list[CompiledActor],
                  themes: list[CompiledTheme]) -> None:
         self.found = found
@@ -100,7 +100,6 @@ class ItemState:
         # TermMatch (defined by the matcher) per evidence, shared by the item's hits
         self.term_matches: dict[Evidence, Any] = {}
         self._table = table
-        self._checked = checked
         self._occ: dict[int, list[Occurrence]] = {}
         self._texts = tuple(f.text for f in fields)
         self._actor_cache: dict[int, list[Evidence]] = {}
@@ -114,10 +113,7 @@ class ItemState:
             return []
         located = self._occ.get(term)
         if located is None:
-            located = self._checked.get(term)
-            if located is None:
-                located = self._table.occurrences(term, self._texts)
-            self._occ[term] = located
+            located = self._occ[term] = self._table.occurrences(term, self._texts)
         return located
 
     def actor_occurrences(self, actor: CompiledActor) -> list[Evidence]:

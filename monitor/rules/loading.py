@@ -10,15 +10,15 @@ Errors inside a query or pattern point at the character within the YAML scalar.
 from __future__ import annotations
 
 import difflib
+import gc
 import json
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import yaml
 
 from monitor.errors import RuleError
@@ -34,6 +34,9 @@ from monitor.rules.model import (
 )
 from monitor.rules.patterns import Pattern, PatternError, parse_pattern
 from monitor.rules.query import ID_RE, ActorRef, QueryError, ThemeRef, parse_query, walk
+
+if TYPE_CHECKING:
+    import jsonschema
 
 logger = logging.getLogger(__name__)
 
@@ -55,10 +58,28 @@ _validator: jsonschema.protocols.Validator | None = None
 def _schema_validator() -> jsonschema.protocols.Validator:
     global _validator
     if _validator is None:
+        import jsonschema  # imported when first needed: it is slow to import (~0.1 s)
+
         schema = load_schema()
         cls = jsonschema.validators.validator_for(schema)
-        _validator = cls(schema)
+        # The same schema with its $refs written out: resolving references dominates
+        # validation time otherwise (several seconds for 10,000 watches).
+        _validator = cls(_inline_refs(schema, schema.get("$defs", {})))
     return _validator
+
+
+def _inline_refs(node: Any, definitions: dict[str, Any]) -> Any:
+    """A copy of a schema node with local "#/$defs/..." references replaced by their target."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            target = _inline_refs(definitions[ref[len("#/$defs/"):]], definitions)
+            rest = {k: _inline_refs(v, definitions) for k, v in node.items() if k != "$ref"}
+            return {**target, **rest}
+        return {k: _inline_refs(v, definitions) for k, v in node.items() if k != "$defs"}
+    if isinstance(node, list):
+        return [_inline_refs(item, definitions) for item in node]
+    return node
 
 
 def rule_files(paths: Iterable[Path | str]) -> list[Path]:
@@ -119,20 +140,22 @@ class _Source:
     root: yaml.Node | None
 
     def origin(self, node: yaml.Node, offset: int | None = None) -> Origin:
+        """Where `node` starts, or where character `offset` of its (scalar) value is."""
+        mark = node.start_mark
         if offset is None:
-            index = node.start_mark.index
-        else:
-            index = _scalar_index(self.text, node, offset)
-        return self._origin_at(index)
+            return Origin(self.path, mark.line + 1, mark.column + 1)
+        index = _scalar_index(self.text, node, offset)
+        newlines = self.text.count("\n", mark.index, index)
+        if newlines == 0:
+            return Origin(self.path, mark.line + 1, mark.column + index - mark.index + 1)
+        return Origin(self.path, mark.line + newlines + 1,
+                      index - self.text.rfind("\n", mark.index, index))
 
-    def _origin_at(self, index: int) -> Origin:
-        line = self.text.count("\n", 0, index) + 1
-        column = index - (self.text.rfind("\n", 0, index) + 1) + 1
-        return Origin(self.path, line, column)
-
-    def node_at(self, path: Iterable[str | int], *, key: bool = False) -> yaml.Node | None:
-        """The node at a JSON path (or the key node of its last step when `key`)."""
-        node = self.root
+    def node_at(self, path: Iterable[str | int], *, key: bool = False,
+                start: yaml.Node | None = None) -> yaml.Node | None:
+        """The node at a JSON path from the root or from `start` (or the key node of its
+        last step when `key`); the deepest node on the way when the path runs out."""
+        node = self.root if start is None else start
         steps = list(path)
         for i, step in enumerate(steps):
             if isinstance(node, yaml.MappingNode):
@@ -189,10 +212,13 @@ def _scalar_index(text: str, node: yaml.Node, offset: int) -> int:
 
 @dataclass
 class _Built:
+    """An entry turned into an object, with where it came from; `ok` once it has no error."""
+
     obj: Any           # Actor | Theme | Watch
     source: _Source
     node: yaml.Node
     ok: bool
+
 
 @dataclass
 class _Context:
@@ -218,6 +244,18 @@ class _Context:
 
 
 def _load(paths: Iterable[Path | str]) -> tuple[RuleSet, list[RuleError]]:
+    # Loading builds a large tree of small acyclic objects (YAML nodes, data, patterns);
+    # the cyclic collector would walk it over and over for nothing.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _load_files(paths)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load_files(paths: Iterable[Path | str]) -> tuple[RuleSet, list[RuleError]]:
     ctx = _Context()
     files = rule_files(paths)
     for index, path in enumerate(files):
@@ -258,18 +296,23 @@ def _read(path: Path, ctx: _Context) -> _Source | None:
     loader = _Loader(text)
     try:
         root = loader.get_single_node()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        message = " ".join(str(p) for p in (exc.context, exc.problem) if p)
-        origin = Origin(str(path), mark.line + 1, mark.column + 1) if mark else None
-        ctx.error(f"invalid YAML: {message}", origin, str(path))
-        return None
     except yaml.YAMLError as exc:
-        ctx.error(f"invalid YAML: {exc}", None, str(path))
+        _yaml_error(exc, str(path), ctx)
         return None
     finally:
         loader.dispose()
     return _Source(str(path), text, root)
+
+
+def _yaml_error(exc: yaml.YAMLError, path: str, ctx: _Context) -> None:
+    """Report a PyYAML error as one line at its position."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        message = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        origin = Origin(path, mark.line + 1, mark.column + 1) if mark else None
+        ctx.error(f"invalid YAML: {message}", origin, path)
+    else:
+        ctx.error(f"invalid YAML: {exc}", None, path)
 
 
 def _construct(source: _Source, ctx: _Context) -> Any:
@@ -291,21 +334,27 @@ def _construct(source: _Source, ctx: _Context) -> Any:
     try:
         return loader.construct_document(source.root)
     except yaml.YAMLError as exc:
-        ctx.error(f"invalid YAML: {exc}", source.origin(source.root))
+        _yaml_error(exc, source.path, ctx)
         return None
     finally:
         loader.dispose()
 
 
-def _mapping_nodes(node: yaml.Node | None) -> Iterator[yaml.MappingNode]:
+def _mapping_nodes(node: yaml.Node | None,
+                   seen: set[int] | None = None) -> Iterator[yaml.MappingNode]:
+    """Every mapping node under `node`, once each (anchors may share or nest nodes)."""
+    seen = set() if seen is None else seen
+    if node is None or id(node) in seen:
+        return
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         yield node
         for key_node, value_node in node.value:
-            yield from _mapping_nodes(key_node)
-            yield from _mapping_nodes(value_node)
+            yield from _mapping_nodes(key_node, seen)
+            yield from _mapping_nodes(value_node, seen)
     elif isinstance(node, yaml.SequenceNode):
         for child in node.value:
-            yield from _mapping_nodes(child)
+            yield from _mapping_nodes(child, seen)
 
 
 def _check_schema(source: _Source, data: Any, ctx: _Context) -> set[tuple[str, int]]:
@@ -375,13 +424,15 @@ def _describe_schema_error(error: jsonschema.ValidationError,
     if validator == "minLength":
         return [(f"{where} must not be empty", path, False)]
     if validator in ("oneOf", "anyOf"):
-        if path and path[-2:-1] == ["aliases"] or (len(path) >= 2 and path[-2] == "aliases"):
+        if len(path) >= 2 and path[-2] == "aliases":
             return [(f"{where}: an alias is a string or a mapping "
                      "{text: ..., weak: true}", path, False)]
         if "match" in path or "no_match" in path:
             return [(f"{where}: an example is a string (the title) or a mapping with title "
                      "and/or body (and optional source, url, lang)", path, False)]
-        best = jsonschema.exceptions.best_match(error.context or [])
+        from jsonschema.exceptions import best_match
+
+        best = best_match(error.context or [])
         if best is not None:
             return _describe_schema_error(best, data)
     return [(f"{where}: {error.message}", path, False)]
@@ -421,11 +472,11 @@ def _build_entries(source: _Source, data: dict[str, Any], broken: set[tuple[str,
                 continue
             if isinstance(entry.get("id"), str):
                 ctx.ids[section].append(
-                    (entry["id"], source.origin(source.node_at(path + ["id"]))))
+                    (entry["id"], source.origin(source.node_at(["id"], start=node))))
             invalid = (section, index) in broken
             before = len(ctx.errors)
             try:
-                built = builder(entry, path, source, ctx)
+                built = builder(entry, node, source, ctx)
             except (KeyError, TypeError, AttributeError, ValueError):
                 if not invalid:
                     raise
@@ -435,9 +486,9 @@ def _build_entries(source: _Source, data: dict[str, Any], broken: set[tuple[str,
                 ctx.built[section].append(_Built(built, source, node, ok))
 
 
-def _pattern(text: str, path: list[str | int], source: _Source,
-             ctx: _Context) -> Pattern | None:
-    node = source.node_at(path)
+def _pattern(text: str, path: list[str | int], source: _Source, ctx: _Context,
+             start: yaml.Node) -> Pattern | None:
+    node = source.node_at(path, start=start)
     try:
         return parse_pattern(text)
     except PatternError as exc:
@@ -445,20 +496,23 @@ def _pattern(text: str, path: list[str | int], source: _Source,
         return None
 
 
-def _build_actor(entry: dict[str, Any], path: list[str | int], source: _Source,
+def _build_actor(entry: dict[str, Any], node: yaml.Node, source: _Source,
                  ctx: _Context) -> Actor | None:
     aliases: list[Alias] = []
     for i, alias in enumerate(entry["aliases"]):
         text, weak = (alias, False) if isinstance(alias, str) else \
             (alias["text"], bool(alias.get("weak", False)))
-        alias_path = path + ["aliases", i] + ([] if isinstance(alias, str) else ["text"])
-        pattern = _pattern(text, alias_path, source, ctx)
+        alias_path: list[str | int] = ["aliases", i]
+        if not isinstance(alias, str):
+            alias_path.append("text")
+        pattern = _pattern(text, alias_path, source, ctx, node)
         if pattern is not None:
-            aliases.append(Alias(pattern, weak, source.origin(source.node_at(alias_path))))
+            origin = source.origin(source.node_at(alias_path, start=node))
+            aliases.append(Alias(pattern, weak, origin))
     context: list[ContextTerm] = []
     for i, text in enumerate(entry.get("context", [])):
-        item_path = path + ["context", i]
-        origin = source.origin(source.node_at(item_path))
+        item_path: list[str | int] = ["context", i]
+        origin = source.origin(source.node_at(item_path, start=node))
         stripped = text.strip()
         if stripped[:1] in ("@", "#"):
             kind = "actor" if stripped[0] == "@" else "theme"
@@ -468,18 +522,18 @@ def _build_actor(entry: dict[str, Any], path: list[str | int], source: _Source,
                 continue
             context.append(ContextTerm(kind, None, stripped[1:], origin))
             continue
-        pattern = _pattern(text, item_path, source, ctx)
+        pattern = _pattern(text, item_path, source, ctx, node)
         if pattern is not None:
             context.append(ContextTerm("pattern", pattern, None, origin))
     exclude: list[Pattern] = []
     for i, text in enumerate(entry.get("exclude", [])):
-        pattern = _pattern(text, path + ["exclude", i], source, ctx)
+        pattern = _pattern(text, ["exclude", i], source, ctx, node)
         if pattern is not None:
             exclude.append(pattern)
     if any(alias.weak for alias in aliases) and not context:
         ctx.error(f"actor '{entry['id']}' has weak aliases but no context: weak aliases "
                   "only count when a context term is present, so they would never match",
-                  source.origin(source.node_at(path + ["aliases"], key=True)))
+                  source.origin(source.node_at(["aliases"], key=True, start=node)))
     return Actor(
         id=entry["id"],
         name=entry.get("name", entry["id"]),
@@ -488,15 +542,15 @@ def _build_actor(entry: dict[str, Any], path: list[str | int], source: _Source,
         context=tuple(context),
         exclude=tuple(exclude),
         description=entry.get("description", ""),
-        origin=source.origin(source.node_at(path + ["id"])),
+        origin=source.origin(source.node_at(["id"], start=node)),
     )
 
 
-def _build_theme(entry: dict[str, Any], path: list[str | int], source: _Source,
+def _build_theme(entry: dict[str, Any], node: yaml.Node, source: _Source,
                  ctx: _Context) -> Theme | None:
     terms: list[Pattern] = []
     for i, text in enumerate(entry["terms"]):
-        pattern = _pattern(text, path + ["terms", i], source, ctx)
+        pattern = _pattern(text, ["terms", i], source, ctx, node)
         if pattern is not None:
             terms.append(pattern)
     return Theme(
@@ -504,13 +558,13 @@ def _build_theme(entry: dict[str, Any], path: list[str | int], source: _Source,
         name=entry.get("name", entry["id"]),
         terms=tuple(terms),
         description=entry.get("description", ""),
-        origin=source.origin(source.node_at(path + ["id"])),
+        origin=source.origin(source.node_at(["id"], start=node)),
     )
 
 
-def _build_watch(entry: dict[str, Any], path: list[str | int], source: _Source,
+def _build_watch(entry: dict[str, Any], node: yaml.Node, source: _Source,
                  ctx: _Context) -> Watch | None:
-    query_node = source.node_at(path + ["query"])
+    query_node = source.node_at(["query"], start=node)
     try:
         expr = parse_query(entry["query"])
     except QueryError as exc:
@@ -521,7 +575,7 @@ def _build_watch(entry: dict[str, Any], path: list[str | int], source: _Source,
     for key, expect in (("match", True), ("no_match", False)):
         items = given.get(key) if isinstance(given, dict) else None
         for i, item in enumerate(items if isinstance(items, list) else []):
-            origin = source.origin(source.node_at(path + ["examples", key, i]))
+            origin = source.origin(source.node_at(["examples", key, i], start=node))
             if isinstance(item, str):
                 examples.append(Example(expect, item, "", None, None, None, origin))
             elif isinstance(item, dict):
@@ -537,7 +591,7 @@ def _build_watch(entry: dict[str, Any], path: list[str | int], source: _Source,
         query=entry["query"],
         expr=expr,
         examples=tuple(examples),
-        origin=source.origin(source.node_at(path + ["id"])),
+        origin=source.origin(source.node_at(["id"], start=node)),
         query_origin=source.origin(query_node),
     )
 

@@ -120,7 +120,7 @@ class _CompiledWatch:
     others: tuple[frozenset[int], ...]  # required groups besides the indexed one
 
 
-_EMPTY = fold_text("")
+_EMPTY = FoldedText("", " ", [], "", "")  # an empty field, without building the fold tables
 
 
 class Matcher:
@@ -174,7 +174,7 @@ class Matcher:
         if not candidates:
             return []
         stats.candidates += len(candidates)
-        hits: list[Hit] = []
+        ranked: list[tuple[int, str, Hit]] = []
         all_watches = self._watches
         for number in candidates:
             watch = all_watches[number]
@@ -184,10 +184,10 @@ class Matcher:
             else:
                 stats.evaluated += 1
                 if watch.root.test(item, ALL_FIELDS):
-                    hits.append(self._hit(watch, item))
-        stats.hits += len(hits)
-        hits.sort(key=lambda h: (-PRIORITY_RANK[h.priority], h.watch))
-        return hits
+                    ranked.append((-watch.rank, watch.id, self._hit(watch, item)))
+        stats.hits += len(ranked)
+        ranked.sort(key=_rank_and_id)
+        return [hit for _rank, _id, hit in ranked]
 
     def match_watch(self, doc: Document, watch_id: str) -> Hit | None:
         """Evaluate one watch on `doc`, bypassing the index (for examples and tests).
@@ -223,15 +223,15 @@ class Matcher:
                 table.scan(body.text) if doc.body else [])
         if not hits[0] and not hits[1]:
             return None
-        found, checked = table.found_terms((title.text, body.text), hits)
+        found = table.found_terms((title.text, body.text), hits)
         if not found:
             return None
-        return ItemState(table, fields, found, checked, doc.source, doc.url, doc.lang,
-                         self._actors, self._themes)
+        return ItemState(table, fields, found, doc.source, doc.url, doc.lang, self._actors,
+                         self._themes)
 
     def _empty_item(self, doc: Document) -> ItemState:
-        return ItemState(self._table, (_EMPTY, _EMPTY), set(), {}, doc.source, doc.url,
-                         doc.lang, self._actors, self._themes)
+        return ItemState(self._table, (_EMPTY, _EMPTY), set(), doc.source, doc.url, doc.lang,
+                         self._actors, self._themes)
 
     def _hit(self, watch: _CompiledWatch, item: ItemState) -> Hit:
         evidence: list[Evidence] = []
@@ -275,6 +275,7 @@ class Matcher:
 
 
 _position = itemgetter(1, 2, 3)
+_rank_and_id = itemgetter(0, 1)
 
 
 # --- compiling -------------------------------------------------------------------------------

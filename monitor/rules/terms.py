@@ -131,31 +131,27 @@ class TermTable:
             return []
         return list(self._automaton.iter(text))  # type: ignore[union-attr]
 
-    def found_terms(self, texts: tuple[str, ...], hits: tuple[Hits, ...]
-                    ) -> tuple[set[int], dict[int, list[Occurrence]]]:
-        """The term ids occurring in the fields, and the occurrences of checked keys.
+    def found_terms(self, texts: tuple[str, ...], hits: tuple[Hits, ...]) -> set[int]:
+        """The ids of the terms occurring in the fields (`hits` from `scan` of `texts`).
 
-        Checked keys (declined stems, shared keys) are verified here, so the returned set is
-        exact; their occurrences come back too since the check located them anyway.
+        Hits of checked keys (declined stems, shared keys) are verified here, so the set is
+        exact.
         """
         keys: set[int] = set()
         for field_hits in hits:
             keys.update(map(_key_of_hit, field_hits))
         found = set(map(self._key_term.__getitem__, keys))
-        checked_occurrences: dict[int, list[Occurrence]] = {}
         if -1 in found:
             found.discard(-1)
             checked = keys & self._checked_keys
-            for field, (text, field_hits) in enumerate(zip(texts, hits, strict=True)):
+            for text, field_hits in zip(texts, hits, strict=True):
                 for e, key in field_hits:
                     if key in checked:
-                        for term_id, occurrence in self._check(text, field, e, key):
-                            found.add(term_id)
-                            checked_occurrences.setdefault(term_id, []).append(occurrence)
-        return found, checked_occurrences
+                        found.update(self._verified(text, e, key))
+        return found
 
     def occurrences(self, term_id: int, texts: tuple[str, ...]) -> list[Occurrence]:
-        """Where an unchecked term occurs in the folded fields, in field and text order.
+        """Where a term occurs in the folded fields, in field and text order.
 
         Found again with str.find on its keys rather than by walking every automaton hit:
         only the few terms a matching watch reports (or a NEAR, scope or exclusion needs)
@@ -185,6 +181,11 @@ class TermTable:
                         end = e + 1
                     else:
                         end = text.find(" ", e + 1)
+                        if rule == NOUN_ENDING and text[e + 1:end] not in NOUN_ENDINGS \
+                                or rule == ADJECTIVE_ENDING \
+                                and text[e + 1:end] not in ADJECTIVE_ENDINGS:
+                            at = text.find(key, at + 1)
+                            continue
                     located.append((field, start, end))
                     at = text.find(key, at + 1)
             if len(keys) > 1:
@@ -192,22 +193,15 @@ class TermTable:
             out.extend(located)
         return out
 
-    def _check(self, text: str, field: int, e: int, key: int
-               ) -> list[tuple[int, Occurrence]]:
+    def _verified(self, text: str, e: int, key: int) -> list[int]:
+        """Terms of a checked key really present at a hit ending at `e`."""
         out = []
-        for term_id, rule, lead, length in self._key_entries[key]:
-            start = e - length + 1 + lead
-            if rule == END_AT_PAD:
-                end = e
-            elif rule == END_AFTER:
-                end = e + 1
-            else:
-                end = text.find(" ", e + 1)
-                if rule == NOUN_ENDING and text[e + 1:end] not in NOUN_ENDINGS:
+        for term_id, rule, _lead, _length in self._key_entries[key]:
+            if rule in (NOUN_ENDING, ADJECTIVE_ENDING):
+                ending = text[e + 1:text.find(" ", e + 1)]
+                if ending not in (NOUN_ENDINGS if rule == NOUN_ENDING else ADJECTIVE_ENDINGS):
                     continue
-                if rule == ADJECTIVE_ENDING and text[e + 1:end] not in ADJECTIVE_ENDINGS:
-                    continue
-            out.append((term_id, (field, start, end)))
+            out.append(term_id)
         return out
 
 

@@ -1,0 +1,378 @@
+"""The matcher: word boundaries, inflections, weak aliases, exclusions, NEAR, scopes, spans,
+priorities and the required-term pre-filter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.rules import (
+    Document,
+    Hit,
+    Matcher,
+    compile_rules,
+    load_rules,
+    run_examples,
+)
+
+ACTORS = """\
+actors:
+  - id: hamas
+    name: Hamas
+    kind: organisation
+    aliases: [Hamas, Islamic Resistance Movement, Хамас~, حماس, {text: Sinwar, weak: true}]
+    context: ["@gaza", Palestin*, "#war"]
+  - id: gaza
+    aliases: [Gaza, Газ~, غزة]
+  - id: russia
+    aliases: [Russia, Moscow, Kremlin, Росси~, Москв~, Кремл~, روسيا, الكرملين]
+    exclude: ["Moscow, Idaho", "Moscow Mule"]
+  - id: iran
+    aliases: [Iran]
+  - id: lavrov
+    aliases: [Sergei Lavrov, Lavrov, Лавров~]
+  - id: mashal
+    aliases: [Khaled Mashal, Mash'al, Meshaal]
+themes:
+  - id: war
+    terms: [war, airstrike*, shelling]
+  - id: contacts
+    terms: [talks, visit*, met, meeting, delegation, переговор*, визит*, делегаци~]
+"""
+
+
+def matcher_for(tmp_path: Path, watches: str) -> Matcher:
+    path = tmp_path / "rules.yaml"
+    path.write_text(ACTORS + "watches:\n" + watches, encoding="utf-8")
+    return compile_rules(load_rules([path]))
+
+
+def one_watch(tmp_path: Path, query: str) -> Matcher:
+    return matcher_for(tmp_path, f"  - id: w\n    query: '{query}'\n")
+
+
+def matches(matcher: Matcher, title: str, body: str = "", **meta: str) -> list[str]:
+    return [hit.watch for hit in matcher.match(Document("d", title, body, **meta))]
+
+
+def hit_for(matcher: Matcher, title: str, body: str = "") -> Hit:
+    (hit,) = matcher.match(Document("d", title, body))
+    return hit
+
+
+# --- word boundaries and inflection ----------------------------------------------------------
+
+def test_an_alias_matches_whole_words_only_in_every_script(tmp_path):
+    m = one_watch(tmp_path, "@hamas OR @iran OR @lavrov")
+    assert matches(m, "Hamas statement") == ["w"]
+    assert matches(m, "Bahamas tourism rebounds") == []
+    assert matches(m, "Tirana hosts summit") == []
+    assert matches(m, "Iranian drones") == []
+    assert matches(m, "ЛАВРОВ прибыл") == ["w"]
+    assert matches(m, "лавровый лист в супе") == []
+    assert matches(m, "Zuhamas and Hamasville") == []
+
+
+def test_a_declension_mark_accepts_russian_case_endings_only(tmp_path):
+    m = one_watch(tmp_path, "@lavrov")
+    for form in ("Лавров", "Лаврова", "Лаврову", "Лавровым", "Лаврове", "ЛАВРОВОМ"):
+        assert matches(m, f"встреча: {form} заявил") == ["w"], form
+    for other in ("лавровый", "лаврового", "лавровая", "Лавровка"):
+        assert matches(m, f"{other} лист") == [], other
+
+
+def test_an_adjective_declension_mark_accepts_adjective_endings_only(tmp_path):
+    m = one_watch(tmp_path, "российск~~ AND делегаци~")
+    assert matches(m, "Российская делегация") == ["w"]
+    assert matches(m, "делегацию российского МИД") == ["w"]
+    assert matches(m, "делегация российск") == []
+
+
+def test_arabic_aliases_accept_proclitics_but_not_an_added_article(tmp_path):
+    m = one_watch(tmp_path, "@hamas")
+    for form in ("حماس", "وحماس", "لحماس", "بحماس", "فبحماس", "حَمَاس"):
+        assert matches(m, f"بيان {form} اليوم") == ["w"], form
+    assert matches(m, "الحماس الشعبي") == []     # "the enthusiasm"
+    assert matches(m, "حماسة كبيرة") == []        # a longer word
+
+
+def test_an_arabic_alias_written_with_the_article_requires_it(tmp_path):
+    m = one_watch(tmp_path, "@russia")
+    for form in ("الكرملين", "والكرملين", "بالكرملين", "للكرملين", "فالكرملين"):
+        assert matches(m, f"قال {form} اليوم") == ["w"], form
+    assert matches(m, "كرملين جديد") == []
+
+
+def test_patterns_sharing_an_automaton_key_are_each_checked_on_their_own(tmp_path):
+    m = matcher_for(tmp_path, """\
+  - id: noun
+    query: Лавров~
+  - id: prefix
+    query: Лавров*
+  - id: arabic-actor
+    query: '@hamas'
+  - id: arabic-word
+    query: وحماس
+""")
+    assert matches(m, "лавровый лист") == ["prefix"]
+    assert matches(m, "встреча с Лавровым") == ["noun", "prefix"]
+    hits = m.match(Document("d", "بيان وحماس اليوم", ""))
+    assert [h.watch for h in hits] == ["arabic-actor", "arabic-word"]
+    assert [[t.text for t in h.terms] for h in hits] == [["وحماس"], ["وحماس"]]
+
+
+def test_a_wildcard_matches_words_starting_with_its_prefix(tmp_path):
+    m = one_watch(tmp_path, 'sanction* OR "humanitarian pause*"')
+    assert matches(m, "New sanctions announced") == ["w"]
+    assert matches(m, "Sanctioned banks") == ["w"]
+    assert matches(m, "calls for humanitarian pauses") == ["w"]
+    assert matches(m, "unsanctioned rally") == []
+    assert matches(m, "humanitarian aid pause") == []
+
+
+def test_a_phrase_needs_its_words_adjacent_whatever_the_punctuation(tmp_path):
+    m = one_watch(tmp_path, '"Islamic Jihad" OR @hamas')
+    assert matches(m, "Statement by the Islamic  Resistance — Movement") == ["w"]
+    assert matches(m, "Islamic-Jihad fighters") == ["w"]
+    assert matches(m, "Islamic groups and Jihad") == []
+
+
+def test_case_diacritics_and_apostrophes_do_not_matter(tmp_path):
+    m = one_watch(tmp_path, "@mashal")
+    for spelling in ("Mash’al", "MASHAL", "Mashʿal", "Khaled Mashal", "Meshaal’s speech"):
+        assert matches(m, f"{spelling} said") == ["w"], spelling
+
+
+def test_possessives_still_match_the_name(tmp_path):
+    m = one_watch(tmp_path, "@hamas AND @russia")
+    assert matches(m, "Hamas’s delegation arrives in Russia's capital") == ["w"]
+
+
+# --- weak aliases, context and exclusions ----------------------------------------------------
+
+def test_a_weak_alias_needs_context_in_the_item(tmp_path):
+    m = one_watch(tmp_path, "@hamas")
+    assert matches(m, "Sinwar speaks") == []
+    assert matches(m, "Sinwar speaks", "The speech was broadcast in Gaza.") == ["w"]
+    assert matches(m, "Sinwar speaks on Palestinian unity") == ["w"]       # wildcard context
+    assert matches(m, "Sinwar speaks about the war") == ["w"]              # #theme context
+    assert matches(m, "Sinwar speaks in Газе") == ["w"]                   # @actor context
+
+
+def test_an_exclusion_cancels_only_the_alias_occurrences_it_overlaps(tmp_path):
+    m = one_watch(tmp_path, "@russia")
+    assert matches(m, "Police in Moscow, Idaho reopen case") == []
+    assert matches(m, "Bartender mixes a Moscow Mule") == []
+    assert matches(m, "Moscow, Idaho case echoes in Moscow") == ["w"]
+    hit = hit_for(m, "Moscow, Idaho case echoes in Moscow")
+    assert [(t.text, t.start) for t in hit.terms] == [("Moscow", 29)]
+
+
+# --- operators -------------------------------------------------------------------------------
+
+def test_and_or_not(tmp_path):
+    m = one_watch(tmp_path, "@hamas AND (@russia OR @iran) AND NOT #war")
+    assert matches(m, "Hamas delegation in Moscow") == ["w"]
+    assert matches(m, "Hamas envoy in Iran") == ["w"]
+    assert matches(m, "Hamas and Israel") == []
+    assert matches(m, "Hamas in Moscow as war rages") == []
+
+
+def test_near_is_unordered_and_counts_words(tmp_path):
+    m = one_watch(tmp_path, "@lavrov NEAR/3 @hamas")
+    assert matches(m, "Lavrov met Hamas") == ["w"]                    # 2 words apart
+    assert matches(m, "Hamas leaders met Lavrov") == ["w"]            # other order, 3
+    assert matches(m, "Lavrov met top Hamas") == ["w"]                # exactly 3
+    assert matches(m, "Lavrov met the top Hamas") == []               # 4
+    assert matches(m, "Sergei Lavrov met Hamas") == ["w"]             # from the phrase's end
+
+
+def test_near_1_means_adjacent_and_an_occurrence_is_not_paired_with_itself(tmp_path):
+    m = one_watch(tmp_path, "Moscow NEAR/1 @russia")
+    assert matches(m, "Moscow Kremlin") == ["w"]
+    assert matches(m, "Moscow said") == []
+    assert matches(m, "Moscow said Russia") == []
+
+
+def test_near_pairs_occurrences_in_the_same_field_only(tmp_path):
+    m = one_watch(tmp_path, "@lavrov NEAR/5 @hamas")
+    assert matches(m, "Lavrov statement", "Hamas responded") == []
+    assert matches(m, "Statement", "Lavrov and Hamas") == ["w"]
+
+
+def test_field_scopes_restrict_where_terms_count(tmp_path):
+    m = one_watch(tmp_path, "title:@hamas AND body:(#contacts OR Moscow)")
+    assert matches(m, "Hamas statement", "after talks") == ["w"]
+    assert matches(m, "Statement", "Hamas after talks") == []
+    assert matches(m, "Hamas talks", "nothing else") == []
+    m = one_watch(tmp_path, "@hamas AND NOT title:@iran")
+    assert matches(m, "Hamas", "Iran") == ["w"]
+    assert matches(m, "Hamas and Iran", "") == []
+
+
+def test_source_site_and_lang_filter_on_item_metadata(tmp_path):
+    m = one_watch(tmp_path, '@hamas AND site:tass.com')
+    assert matches(m, "Hamas", url="https://tass.com/politics/1") == ["w"]
+    assert matches(m, "Hamas", url="https://en.tass.com/world/2") == ["w"]
+    assert matches(m, "Hamas", url="https://www.tass.com/x") == ["w"]
+    assert matches(m, "Hamas", url="https://nottass.com/x") == []
+    assert matches(m, "Hamas") == []
+    m = one_watch(tmp_path, '@hamas AND source:"Moscow Times"')
+    assert matches(m, "Hamas", source="The Moscow Times") == ["w"]
+    assert matches(m, "Hamas", source="Moscow Herald Times") == []
+    m = one_watch(tmp_path, "@hamas AND lang:ru")
+    assert matches(m, "Hamas", lang="ru-RU") == ["w"]
+    assert matches(m, "Hamas", lang="RU") == ["w"]
+    assert matches(m, "Hamas", lang="en") == []
+    assert matches(m, "Hamas") == []
+
+
+# --- hits ------------------------------------------------------------------------------------
+
+def test_hits_are_sorted_by_priority_then_watch_id(tmp_path):
+    m = matcher_for(tmp_path, """\
+  - id: b-low
+    priority: low
+    query: '@hamas'
+  - id: a-normal
+    query: '@hamas'
+  - id: z-critical
+    priority: critical
+    query: '@hamas'
+  - id: c-high
+    priority: high
+    query: '@hamas'
+  - id: a-high
+    priority: high
+    query: '@hamas'
+""")
+    hits = m.match(Document("d", "Hamas", ""))
+    assert [(h.priority, h.watch) for h in hits] == [
+        ("critical", "z-critical"), ("high", "a-high"), ("high", "c-high"),
+        ("normal", "a-normal"), ("low", "b-low")]
+
+
+def test_hit_terms_carry_spans_in_the_original_text(tmp_path):
+    m = one_watch(tmp_path, "@hamas AND (@russia OR @mashal)")
+    title = "“Mash’al’s” HAMAS — a delegation"
+    body = "Делегация ХАМАС прибыла в Москву.\nمن وَحَمَاس"
+    hit = hit_for(m, title, body)
+    seen = [(t.field, t.text, t.term, t.actor) for t in hit.terms]
+    assert seen == [
+        ("title", "Mash’al", "Mash'al", "mashal"),
+        ("title", "HAMAS", "Hamas", "hamas"),
+        ("body", "ХАМАС", "Хамас~", "hamas"),
+        ("body", "Москву", "Москв~", "russia"),
+        ("body", "وَحَمَاس", "حماس", "hamas"),
+    ]
+    for term in hit.terms:
+        text = title if term.field == "title" else body
+        assert text[term.start:term.end] == term.text
+
+
+def test_hit_terms_are_the_positive_terms_only_in_text_order(tmp_path):
+    m = one_watch(tmp_path, "#contacts AND @hamas AND NOT @iran")
+    hit = hit_for(m, "Hamas delegation talks", "Hamas met in Doha")
+    assert [(t.field, t.text, t.theme, t.actor) for t in hit.terms] == [
+        ("title", "Hamas", None, "hamas"), ("title", "delegation", "contacts", None),
+        ("title", "talks", "contacts", None), ("body", "Hamas", None, "hamas"),
+        ("body", "met", "contacts", None)]
+
+
+def test_a_query_term_reported_through_an_actor_is_not_repeated(tmp_path):
+    m = one_watch(tmp_path, "Hamas AND @hamas")
+    hit = hit_for(m, "Hamas")
+    assert [(t.text, t.actor) for t in hit.terms] == [("Hamas", "hamas")]
+
+
+# --- the pre-filter --------------------------------------------------------------------------
+
+def test_a_watch_whose_required_terms_are_absent_is_not_evaluated(tmp_path):
+    m = matcher_for(tmp_path, """\
+  - id: hamas-russia
+    query: '@hamas AND @russia'
+  - id: iran-war
+    query: '@iran AND #war'
+""")
+    m.match(Document("d", "Weather report", "Sunny all week in the region."))
+    assert (m.stats.candidates, m.stats.evaluated) == (0, 0)
+    m.stats.reset()
+    m.match(Document("d", "Hamas statement", "No other names here."))
+    assert m.stats.evaluated == 0      # @russia, the other required group, is absent
+    m.stats.reset()
+    assert matches(m, "Hamas delegation in Moscow") == ["hamas-russia"]
+    assert m.stats.evaluated == 1      # iran-war was never looked at
+
+
+def test_cost_follows_the_watches_an_item_can_match_not_the_rule_count(tmp_path):
+    lines = ["actors:"]
+    watches = ["watches:"]
+    for n in range(500):
+        lines += [f"  - id: a{n}", f"    aliases: [Name{n}x Surname{n}y]"]
+        watches += [f"  - id: w{n}", f"    query: '@a{n} AND (talks OR visit*)'"]
+    path = tmp_path / "many.yaml"
+    path.write_text("\n".join(lines + watches) + "\n")
+    m = compile_rules(load_rules([path]))
+    hits = m.match(Document("d", "Name7x Surname7y visits Name8x", "talks"))
+    assert [h.watch for h in hits] == ["w7"]
+    assert (m.stats.candidates, m.stats.evaluated) == (1, 1)
+
+
+def test_a_watch_is_indexed_under_its_rarer_required_group(tmp_path):
+    m = one_watch(tmp_path, "#contacts AND @mashal")
+    for _ in range(3):
+        m.match(Document("d", "talks and meeting and visit", ""))
+    assert m.stats.candidates == 0
+
+
+# --- examples and explanations ---------------------------------------------------------------
+
+def test_run_examples_reports_the_examples_a_watch_gets_wrong(tmp_path):
+    path = tmp_path / "rules.yaml"
+    path.write_text(ACTORS + """\
+watches:
+  - id: w
+    query: '@hamas AND @russia'
+    examples:
+      match:
+        - Hamas delegation in Moscow
+        - {title: Talks, body: A Hamas envoy visited the Kremlin.}
+        - Hamas delegation in Tehran
+      no_match:
+        - Moscow, Idaho police and Hamas
+        - Hamas in Moscow again
+""", encoding="utf-8")
+    rules = load_rules([path])
+    failures = run_examples(rules, compile_rules(rules))
+    base = ACTORS.count("\n")
+    assert [(f.watch, f.expected_match, f.origin.line) for f in failures] == [
+        ("w", True, base + 8), ("w", False, base + 11)]
+    assert [t.text for t in failures[0].found] == ["Hamas"]
+    assert [t.text for t in failures[1].found] == ["Hamas", "Moscow"]
+    assert "should match but does not" in str(failures[0])
+    assert "should not match but does" in str(failures[1])
+
+
+def test_match_watch_and_explain_look_at_one_watch(tmp_path):
+    m = matcher_for(tmp_path, """\
+  - id: w1
+    query: '@hamas AND NOT @iran'
+  - id: w2
+    query: '@iran'
+""")
+    doc = Document("d", "Hamas and Iran", "")
+    assert m.match_watch(doc, "w1") is None
+    assert m.match_watch(doc, "w2") is not None
+    assert [(t.text, t.actor) for t in m.explain(doc, "w1")] == [
+        ("Hamas", "hamas"), ("Iran", "iran")]
+    with pytest.raises(KeyError):
+        m.match_watch(doc, "nope")
+
+
+def test_compile_reports_sizes(tmp_path):
+    m = one_watch(tmp_path, "@hamas")
+    assert m.watch_count == 1
+    assert m.watch_ids == ("w",)
+    assert m.term_count >= 20
+    assert " hamas " in m.automaton_keys()
