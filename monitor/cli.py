@@ -18,14 +18,17 @@ from typing import Any
 import click
 from sqlalchemy import select
 
-from monitor.config import FeedSpec, Settings, load_settings
+from monitor.config import Settings, Subscription, load_settings
 from monitor.database import Database, safe_url
 from monitor.durations import format_duration, parse_duration
-from monitor.errors import ConfigError, MonitorError
+from monitor.errors import MonitorError
 from monitor.logs import configure_logging
 from monitor.match import PRIORITY_RANK, HitRecorder
 from monitor.models import Feed, Item
 from monitor.poll import PollSummary
+from monitor.rules import RuleSet
+from monitor.rules.commands import match_command, rules_group
+from monitor.rules.derive import derive_command
 from monitor.tables import render_table
 
 logger = logging.getLogger(__name__)
@@ -54,25 +57,10 @@ class AppContext:
         if check:
             db.check_schema()
         if sync:
+            from monitor.registry import sync_configured_feeds
+
             sync_configured_feeds(db, self.settings)
         return db
-
-
-def sync_configured_feeds(db: Database, settings: Settings) -> None:
-    from monitor.opml import parse_opml
-    from monitor.registry import sync_config_feeds
-
-    specs = list(settings.feeds)
-    for path in settings.feeds_opml:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"{settings.config_path}: feeds_opml: cannot read {path} ({exc.strerror})") from None
-        specs += [FeedSpec(url=f.url, name=f.name, tags=f.tags) for f in parse_opml(data, source=str(path))]
-    with db.session() as session:
-        added, disabled = sync_config_feeds(session, settings, specs, now=utcnow())
-    if added or disabled:
-        logger.info("configuration feeds: %d added, %d disabled", added, disabled)
 
 
 def utcnow() -> datetime:
@@ -409,9 +397,6 @@ def item_json(item: Item, feed_name: str | None) -> dict[str, Any]:
 
 # -- rules -----------------------------------------------------------------------------------
 
-from monitor.rules.commands import match_command, rules_group  # noqa: E402
-from monitor.rules.derive import derive_command  # noqa: E402
-
 cli.add_command(rules_group)
 cli.add_command(match_command)
 rules_group.add_command(derive_command)
@@ -474,7 +459,7 @@ def digest_group() -> None:
     """Preview and send digests."""
 
 
-def _subscription(app: AppContext, name: str):  # type: ignore[no-untyped-def]
+def _subscription(app: AppContext, name: str) -> Subscription:
     sub = next((s for s in app.settings.subscriptions if s.name == name), None)
     if sub is None:
         known = ", ".join(s.name for s in app.settings.subscriptions) or "none configured"
@@ -482,7 +467,7 @@ def _subscription(app: AppContext, name: str):  # type: ignore[no-untyped-def]
     return sub
 
 
-def _rules_or_none(app: AppContext):  # type: ignore[no-untyped-def]
+def _rules_or_none(app: AppContext) -> RuleSet | None:
     from monitor.match import load_matcher
 
     loaded = load_matcher(app.settings.rules_paths)

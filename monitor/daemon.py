@@ -32,6 +32,7 @@ from monitor.metrics import METRICS
 from monitor.models import Delivery, Feed
 from monitor.poll import (Poller, PollSummary, claim_feeds, fetch_settings, parse_pool, release_leases, utcnow,
                           worker_identity)
+from monitor.registry import sync_configured_feeds
 
 logger = logging.getLogger(__name__)
 
@@ -158,8 +159,6 @@ class Daemon:
             else:
                 # Database and HTTP client settings need a restart; the rest applies now.
                 self.settings = replace(fresh, database_url=self.settings.database_url, http=self.settings.http)
-                from monitor.cli import sync_configured_feeds
-
                 try:
                     sync_configured_feeds(self.db, self.settings)
                 except MonitorError as exc:

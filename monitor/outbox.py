@@ -33,10 +33,11 @@ from monitor.deliver.email import EmailContent, SmtpSettings, build_message, mak
 from monitor.deliver.slack import mask_webhook, send_slack
 from monitor.digest.build import build_digest
 from monitor.digest.email import render_email
+from monitor.digest.model import Digest as DigestContent
 from monitor.digest.model import DigestHit as DigestEntry
 from monitor.digest.model import DigestRequest, HealthNote, TermSpan
 from monitor.digest.slack import render_slack
-from monitor.match import PRIORITY_RANK
+from monitor.match import PRIORITY_RANK, item_document
 from monitor.models import Delivery, Digest, DigestHit, Feed, Hit, Item, ItemSource, SubscriptionState
 from monitor.rules import RuleSet
 
@@ -112,8 +113,6 @@ def pending_hits(session: Session, sub: Subscription, catalogue: dict[str, Watch
 
 
 def _body(item: Item) -> str:
-    from monitor.match import item_document
-
     return item_document(item, None).body
 
 
@@ -213,10 +212,10 @@ def _build_one(db: Database, settings: Settings, sub: Subscription, catalogue: d
         return row.id
 
 
-def _deliveries(settings: Settings, sub: Subscription, digest: object, row: Digest,
+def _deliveries(settings: Settings, sub: Subscription, digest: DigestContent, row: Digest,
                 now: datetime) -> Iterable[Delivery]:
     if sub.email:
-        rendered = render_email(digest, list_name=f"{sub.name}.monitor")  # type: ignore[arg-type]
+        rendered = render_email(digest, list_name=f"{sub.name}.monitor")
         domain = settings.smtp.from_addr.rsplit("@", 1)[-1] or "monitor.local"
         yield Delivery(digest_id=row.id, subscription=sub.name, channel="email", target=", ".join(sub.email),
                        content={"subject": rendered.subject, "text": rendered.text, "html": rendered.html,
@@ -225,7 +224,7 @@ def _deliveries(settings: Settings, sub: Subscription, digest: object, row: Dige
                        status="pending", attempts=0, progress=0, next_attempt_at=now, created_at=now)
     if sub.slack_webhook:
         yield Delivery(digest_id=row.id, subscription=sub.name, channel="slack",
-                       target=mask_webhook(sub.slack_webhook), content={"payloads": render_slack(digest)},  # type: ignore[arg-type]
+                       target=mask_webhook(sub.slack_webhook), content={"payloads": render_slack(digest)},
                        message_id=None, status="pending", attempts=0, progress=0, next_attempt_at=now,
                        created_at=now)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Iterable, Sequence
 from urllib.parse import urlsplit
 
@@ -13,11 +13,16 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from monitor.config import FeedSpec, Settings
-from monitor.errors import MonitorError
+from monitor.database import Database
+from monitor.errors import ConfigError, MonitorError
 from monitor.models import Feed, ItemSource
+from monitor.opml import parse_opml
 from monitor.schedule import first_poll_at
 
 logger = logging.getLogger(__name__)
+
+
+REMOVED_FROM_CONFIG = "no longer listed in the configuration file"
 
 
 class FeedNotFound(MonitorError):
@@ -147,4 +152,16 @@ def sync_config_feeds(session: Session, settings: Settings, specs: Iterable[Feed
     return added, disabled
 
 
-REMOVED_FROM_CONFIG = "no longer listed in the configuration file"
+def sync_configured_feeds(db: Database, settings: Settings) -> None:
+    """Register the feeds of monitor.toml and its OPML files (see sync_config_feeds)."""
+    specs = list(settings.feeds)
+    for path in settings.feeds_opml:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"{settings.config_path}: feeds_opml: cannot read {path} ({exc.strerror})") from None
+        specs += [FeedSpec(url=f.url, name=f.name, tags=f.tags) for f in parse_opml(data, source=str(path))]
+    with db.session() as session:
+        added, disabled = sync_config_feeds(session, settings, specs, now=datetime.now(timezone.utc))
+    if added or disabled:
+        logger.info("configuration feeds: %d added, %d disabled", added, disabled)
