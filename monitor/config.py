@@ -185,8 +185,7 @@ def settings_from_dict(data: dict[str, Any], config_path: Path | None = None) ->
         lease=reader.get(p, "polling.lease", _duration, dp.lease),
         parse_workers=reader.get(p, "polling.parse_workers", _non_negative_int, dp.parse_workers),
     )
-    reader.reject_unknown(p, "polling", {f for f in PollingSettings.__dataclass_fields__
-                                         if f != "parse_workers"} | {"parse_workers"})
+    reader.reject_unknown(p, "polling", set(PollingSettings.__dataclass_fields__))
     if polling.min_interval > polling.max_interval:
         reader.fail("polling.min_interval", "must not be longer than polling.max_interval")
     if not polling.min_interval <= polling.default_interval <= polling.max_interval:
