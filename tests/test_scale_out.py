@@ -3,6 +3,7 @@ once per interval, nothing stored twice; a worker killed with SIGKILL loses noth
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -32,14 +33,28 @@ def body(n: int) -> bytes:
     return rss(entries, title=f"Outlet {n}")
 
 
+RULES = """
+watches:
+  - id: stories
+    title: Every story
+    priority: high
+    query: 'story'
+"""
+
+
 @pytest.mark.timeout(180)
 def test_three_workers_share_feeds_and_survive_a_killed_worker(pg_database: str, tmp_path: Path) -> None:
-    db = Database(pg_database)
+    from slackserver import SlackServer
     from sqlalchemy import text
 
+    db = Database(pg_database)
     with db.engine.begin() as conn:
-        conn.execute(text("TRUNCATE feeds, items, item_keys, item_sources, hits, tombstones RESTART IDENTITY CASCADE"))
-    with FeedServer() as server:
+        conn.execute(text("TRUNCATE feeds, items, item_keys, item_sources, hits, tombstones, digests, "
+                          "digest_hits, deliveries, subscription_state RESTART IDENTITY CASCADE"))
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "stories.yaml").write_text(RULES, encoding="utf-8")
+    with FeedServer() as server, SlackServer() as slack:
         server.add("/feeds/{n}.xml", Generated(body))
         opml = tmp_path / "feeds.opml"
         opml.write_text('<opml version="2.0"><body>' + "".join(
@@ -60,9 +75,14 @@ def test_three_workers_share_feeds_and_survive_a_killed_worker(pg_database: str,
             lease = "{LEASE}s"
             parse_workers = 1
             [rules]
-            paths = []
+            paths = ["{rules}"]
+            [[subscriptions]]
+            name = "desk"
+            slack_webhook_env = "SCALE_SLACK_WEBHOOK"
+            cadence = "immediate"
+            debounce = "1s"
         """, encoding="utf-8")
-        env = {**os.environ, "MONITOR_DATABASE_URL": pg_database}
+        env = {**os.environ, "MONITOR_DATABASE_URL": pg_database, "SCALE_SLACK_WEBHOOK": slack.url}
         subprocess.run([sys.executable, "-m", "monitor", "--config", str(config), "feeds", "list", "--json"],
                        env=env, check=True, capture_output=True, timeout=60)
         workers = [subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(config), "--log-level",
@@ -83,6 +103,7 @@ def test_three_workers_share_feeds_and_survive_a_killed_worker(pg_database: str,
                 if w.poll() is None:
                     w.kill()
         requests = server.requests
+        posts = [p for p in slack.requests if p.status == 200]
 
     by_feed: dict[str, list[float]] = defaultdict(list)
     for r in requests:
@@ -95,13 +116,33 @@ def test_three_workers_share_feeds_and_survive_a_killed_worker(pg_database: str,
         assert min(gaps) >= INTERVAL * 0.85, (path, gaps)
         # The killed worker's feeds came back within the lease (plus an interval and a tick).
         assert any(s > killed_at + LEASE + 1 for s in starts), (path, starts, killed_at)
+    from monitor.models import Delivery, Digest, DigestHit, Hit
+
     with db.session() as session:
+        hits = session.scalar(select(func.count()).select_from(Hit))
+        alertable = session.scalar(select(func.count()).select_from(Hit).where(Hit.alertable))
+        digests = session.scalar(select(func.count()).select_from(Digest))
+        windows = session.scalar(select(func.count(func.distinct(Digest.window_end))))
+        in_digests = session.scalar(select(func.count()).select_from(DigestHit))
+        distinct_in_digests = session.scalar(select(func.count(func.distinct(DigestHit.hit_id))))
+        delivery_rows = list(session.scalars(select(Delivery)))
+        deliveries = len(delivery_rows)
+        expected_posts = sum(len(d.content["payloads"]) for d in delivery_rows if d.status == "sent")
+        unsent_posts = max((len(d.content["payloads"]) for d in delivery_rows if d.status != "sent"), default=0)
         items = session.scalar(select(func.count()).select_from(Item))
         distinct = session.scalar(select(func.count(func.distinct(Item.guid))))
         sources = session.scalar(select(func.count()).select_from(ItemSource))
         leased = session.scalar(select(func.count()).select_from(Feed).where(Feed.lease_owner.is_not(None)))
         ok = session.scalar(select(func.count()).select_from(Feed).where(Feed.consecutive_failures == 0))
     assert items == distinct == sources and items >= FEEDS * 5
+    # Every item hit the one watch exactly once; digests were built once per window, each hit
+    # went into at most one digest, and each digest was posted to Slack once (a delivery the
+    # killed worker had claimed waits for its claim to expire: pending, not lost, not doubled).
+    assert hits == items and alertable > 0
+    assert digests == windows == deliveries and digests > 0
+    assert in_digests == distinct_in_digests <= alertable
+    assert expected_posts <= len(posts) <= expected_posts + unsent_posts
+    assert len({json.dumps(p.body, sort_keys=True) for p in posts}) == len(posts)
     assert ok == FEEDS
     assert leased <= FEEDS  # only the killed worker's leases may remain, and they have expired
     db.dispose()
