@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 RETRY_BASE = 60.0
 RETRY_CAP = 6 * 3600.0
 CLAIM_SECONDS = 300.0
+MAX_WAIT_DEBOUNCES = 5  # immediate cadence: the longest a hit waits for a burst to settle
 ERROR_LIMIT = 1000
 
 
@@ -183,12 +184,16 @@ def _build_one(db: Database, settings: Settings, sub: Subscription, catalogue: d
         if force:
             end = now
         else:
-            latest = session.scalar(select(func.max(Hit.created_at)).where(Hit.alertable.is_(True),
-                                                                          Hit.created_at > start))
+            oldest, latest = session.execute(
+                select(func.min(Hit.created_at), func.max(Hit.created_at))
+                .where(Hit.alertable.is_(True), Hit.created_at > start)).one()
             window = due_window(parse_cadence(sub.cadence), sub.timezone, now=now, last_end=last_end,
                                 first_start=state.first_start,
                                 quiet=parse_quiet_hours(sub.quiet_hours) if sub.quiet_hours else None,
-                                latest_hit=latest, debounce=timedelta(seconds=sub.debounce))
+                                latest_hit=latest, debounce=timedelta(seconds=sub.debounce),
+                                # A steady stream never settles: send anyway once the oldest
+                                # waiting hit has waited a few debounce periods.
+                                oldest_hit=oldest, max_wait=timedelta(seconds=MAX_WAIT_DEBOUNCES * sub.debounce))
             if window is None:
                 return None
             start, end = window.start, window.end

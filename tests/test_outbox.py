@@ -270,3 +270,17 @@ def test_slack_404_parks_the_delivery_as_failed(db: Database, database_url: str,
         delivery = session.scalar(select(Delivery))
         assert delivery.status == "failed" and "no_service" in delivery.last_error
         assert slack.url not in delivery.last_error and "s3cret" not in delivery.target
+
+
+def test_immediate_cadence_sends_a_steady_stream_after_a_bounded_wait(db: Database, database_url: str) -> None:
+    start_subscription(db, T0)
+    settings = make_settings(database_url, cadence="immediate", debounce="1m")
+    built = []
+    # A hit every 30 s never leaves a quiet minute, yet the first ones go out within 5 minutes.
+    for step in range(12):
+        now = T0 + timedelta(seconds=30 * step)
+        add_hits(db, 1, at=now, prefix=f"s{step}")
+        built += build_due_digests(db, settings, None, now=now + timedelta(seconds=1))
+    assert len(built) == 1
+    with db.session() as session:
+        assert session.scalar(select(Digest.window_start)) == T0
