@@ -17,12 +17,12 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from monitor.models import Feed, Hit, Item
-from monitor.rules import PRIORITIES, Document, Matcher, RuleSet, compile_rules, load_rules
+from monitor.rules import Document, Matcher, RuleSet, compile_rules, load_rules
 from monitor.rules import Hit as RuleHit
+from monitor.rules.model import PRIORITY_RANK
 
 logger = logging.getLogger(__name__)
 
-PRIORITY_RANK = {name: rank for rank, name in enumerate(PRIORITIES)}
 
 
 def item_document(item: Item, source: str | None) -> Document:

@@ -35,6 +35,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from monitor.rules.model import PRIORITIES
+
 __all__ = ["CONTENT_TYPE", "METRICS", "REGISTRY", "Metrics"]
 
 # What generate_latest() writes. Spelled out because prometheus_client's CONTENT_TYPE_LATEST
@@ -43,7 +45,6 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 POLL_OUTCOMES = ("ok", "not_modified", "unchanged", "error", "gone")
 ITEM_KINDS = ("new", "duplicate", "updated")
-PRIORITIES = ("low", "normal", "high", "critical")   # as monitor.rules.model.PRIORITIES
 CHANNELS = ("email", "slack")
 DELIVERY_OUTCOMES = ("sent", "retry", "failed")
 OTHER = "other"

@@ -10,10 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from monitor.rules.model import PRIORITIES, PRIORITY_RANK
+
 # Highest first: the order sections, counts and the subject use.
-PRIORITY_ORDER = ("critical", "high", "normal", "low")
+PRIORITY_ORDER = tuple(reversed(PRIORITIES))  # most urgent first
 # How many stories a watch keeps, relative to the others, when a digest must be shortened.
-_WEIGHT = {"critical": 4, "high": 3, "normal": 2, "low": 1}
+# Share of the space a priority keeps when a digest must shrink: critical 4, high 3, normal 2, low 1.
+_WEIGHT = {name: rank + 1 for name, rank in PRIORITY_RANK.items()}
 
 
 @dataclass(frozen=True)
