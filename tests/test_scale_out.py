@@ -44,13 +44,11 @@ watches:
 
 @pytest.mark.timeout(180)
 def test_three_workers_share_feeds_and_survive_a_killed_worker(pg_database: str, tmp_path: Path) -> None:
+    from conftest import truncate_all
     from slackserver import SlackServer
-    from sqlalchemy import text
 
+    truncate_all(pg_database)
     db = Database(pg_database)
-    with db.engine.begin() as conn:
-        conn.execute(text("TRUNCATE feeds, items, item_keys, item_sources, hits, tombstones, digests, "
-                          "digest_hits, deliveries, subscription_state RESTART IDENTITY CASCADE"))
     rules = tmp_path / "rules"
     rules.mkdir()
     (rules / "stories.yaml").write_text(RULES, encoding="utf-8")

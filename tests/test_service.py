@@ -262,8 +262,10 @@ class TcpProxy:
 
 
 def test_readyz_goes_503_when_the_database_stops_and_200_when_it_returns(tmp_path: Path, pg_database: str) -> None:
+    from conftest import truncate_all
     from sqlalchemy.engine import make_url
 
+    truncate_all(pg_database)  # other tests' overdue deliveries would (rightly) keep it unready
     url = make_url(pg_database)
     proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
     proxy.start()
