@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -38,7 +37,7 @@ def item_document(item: Item, source: str | None) -> Document:
 
 
 def hit_terms(hit: RuleHit) -> list[dict[str, object]]:
-    return [asdict(t) for t in hit.terms]
+    return [t._asdict() for t in hit.terms]
 
 
 def match_stored_items(session: Session, matcher: Matcher, item_ids: Sequence[int], *, now: datetime,

@@ -3,6 +3,7 @@ priorities and the required-term pre-filter."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -324,6 +325,50 @@ def test_a_watch_is_indexed_under_its_rarer_required_group(tmp_path):
     for _ in range(3):
         m.match(Document("d", "talks and meeting and visit", ""))
     assert m.stats.candidates == 0
+
+
+def test_the_indexed_matcher_agrees_with_evaluating_every_watch(tmp_path):
+    # match() skips watches through the index and decides AND/OR/NOT-of-sets watches without
+    # their query tree; match_watch() evaluates the tree of one watch, unindexed. Over many
+    # random queries and texts both must give the same hits with the same terms.
+    rng = random.Random(7)
+    operands = ["@hamas", "@gaza", "@russia", "@iran", "@lavrov", "@mashal", "#war",
+                "#contacts", "ceasefire", "sanction*", '"security council"', "veto"]
+
+    def operand(depth: int) -> str:
+        roll = rng.random()
+        if depth < 2 and roll < 0.25:
+            op = rng.choice([" AND ", " OR "])
+            return "(" + op.join(operand(depth + 1) for _ in range(rng.randint(2, 3))) + ")"
+        if roll < 0.32:
+            return f"title:{rng.choice(operands)}"
+        if roll < 0.40:
+            return f"{rng.choice(operands)} NEAR/{rng.randint(1, 6)} {rng.choice(operands)}"
+        return rng.choice(operands)
+
+    queries = []
+    for _ in range(300):
+        parts = [operand(0) for _ in range(rng.randint(1, 3))]
+        query = " AND ".join(parts)
+        if rng.random() < 0.3:
+            query += f" AND NOT {operand(1)}"
+        queries.append(query)
+    m = matcher_for(tmp_path, "".join(f"  - id: w{n:03d}\n    query: '{q}'\n"
+                                      for n, q in enumerate(queries)))
+    words = ["Hamas", "Gaza", "Russia", "Moscow", "Moscow, Idaho", "Iran", "Lavrov", "Sinwar",
+             "Mash'al", "war", "airstrikes", "talks", "visited", "delegation", "ceasefire",
+             "sanctions", "Security Council", "veto", "the", "said", "on", "a", "Palestinians",
+             "Хамаса", "Лаврову", "переговоры", "حماس", "Moscow Mule", "weather"]
+    hits = 0
+    for number in range(150):
+        title = " ".join(rng.choice(words) for _ in range(rng.randint(2, 8)))
+        body = " ".join(rng.choice(words) for _ in range(rng.randint(0, 40)))
+        doc = Document(f"d{number}", title, body)
+        indexed = m.match(doc)
+        each = [hit for hit in (m.match_watch(doc, watch) for watch in m.watch_ids) if hit]
+        assert sorted(indexed) == sorted(each), (title, body)
+        hits += len(indexed)
+    assert hits > 300  # the texts do match: the comparison is not between two empty lists
 
 
 # --- examples and explanations ---------------------------------------------------------------

@@ -12,16 +12,18 @@ to the next.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from monitor.rules.folding import FoldedText, fold
-from monitor.rules.terms import Occurrence, TermTable
+from monitor.rules.terms import Hits, Occurrence, TermTable
 
 ALL_FIELDS = 0b11
 FIELD_BITS = {"title": 0b01, "body": 0b10}
 
-# (usage id, field, start, end): an occurrence attributed to the rule entry that wrote it.
+# (field, start, end, usage id): an occurrence attributed to the rule entry that wrote it.
+# Position first, so that plain tuple order is text order.
 Evidence = tuple[int, int, int, int]
 
 
@@ -78,16 +80,17 @@ class CompiledTheme:
 class ItemState:
     """What one item offers to the watches: the terms found, and facts derived on demand.
 
-    `found` (term ids present) is all most watches need. Where a term is
-    (`term_occurrences`) is located the first time a watch needs it.
+    `found` (term ids present) is all most watches need; a field scope needs the terms of
+    one field (`found_in`). Where a term is (`term_occurrences`) is looked up in the scan's
+    hits the first time a watch needs it.
     """
 
     __slots__ = ("found", "fields", "source", "url", "lang", "actors", "themes",
-                 "term_matches", "_table", "_occ", "_texts", "_actor_cache",
-                 "_theme_cache", "_source_words", "_host")
+                 "term_matches", "_table", "_occ", "_texts", "_hits", "_by_key", "_in_field",
+                 "_actor_cache", "_theme_cache", "_source_words", "_host")
 
     def __init__(self, table: TermTable, fields: tuple[FoldedText, ...], found: set[int],
-                 source: str | None, url: str | None,
+                 hits: tuple[Hits, ...], source: str | None, url: str | None,
                  lang: str | None, actors: list[CompiledActor],
                  themes: list[CompiledTheme]) -> None:
         self.found = found
@@ -102,6 +105,9 @@ class ItemState:
         self._table = table
         self._occ: dict[int, list[Occurrence]] = {}
         self._texts = tuple(f.text for f in fields)
+        self._hits = hits  # the automaton's hits per field, from the scan
+        self._by_key: tuple[Hits, ...] | None = None
+        self._in_field: dict[int, set[int]] = {}
         self._actor_cache: dict[int, list[Evidence]] = {}
         self._theme_cache: dict[int, list[Evidence]] = {}
         self._source_words: str | None = None
@@ -113,8 +119,23 @@ class ItemState:
             return []
         located = self._occ.get(term)
         if located is None:
-            located = self._occ[term] = self._table.occurrences(term, self._texts)
+            by_key = self._by_key
+            if by_key is None:
+                by_key = self._by_key = tuple(map(TermTable.by_key, self._hits))
+            located = self._occ[term] = self._table.occurrences(term, self._texts, by_key)
         return located
+
+    def found_in(self, mask: int) -> set[int]:
+        """The terms found in the fields `mask` selects (made on first use for one field)."""
+        if mask == ALL_FIELDS:
+            return self.found
+        found = self._in_field.get(mask)
+        if found is None:
+            field = 0 if mask == 1 else 1
+            found = set() if not mask else self._table.found_terms(
+                (self._texts[field],), (self._hits[field],))
+            self._in_field[mask] = found
+        return found
 
     def actor_occurrences(self, actor: CompiledActor) -> list[Evidence]:
         """The actor's alias occurrences after weak-alias context and exclusions."""
@@ -125,16 +146,16 @@ class ItemState:
         where = self.term_occurrences
         usage_of = actor.usage_of
         found = self.found
-        out = [(usage_of[term], f, s, e) for term in actor.strong_set & found
+        out = [(f, s, e, usage_of[term]) for term in actor.strong_set & found
                for f, s, e in where(term)]
         if actor.weak and not actor.weak_set.isdisjoint(found) \
                 and self._context_present(actor):
-            out.extend((usage_of[term], f, s, e) for term in actor.weak_set & found
+            out.extend((f, s, e, usage_of[term]) for term in actor.weak_set & found
                        for f, s, e in where(term))
         if out and not actor.exclude_set.isdisjoint(self.found):
             excluded = [o for term in actor.exclude for o in where(term)]
             out = [o for o in out
-                   if not any(o[1] == f and o[2] < e and s < o[3] for f, s, e in excluded)]
+                   if not any(o[0] == f and o[1] < e and s < o[2] for f, s, e in excluded)]
         self._actor_cache[actor.index] = out
         return out
 
@@ -151,22 +172,25 @@ class ItemState:
 
     def actor_present(self, actor: CompiledActor, mask: int) -> bool:
         found = self.found
-        if mask == ALL_FIELDS and actor.exclude_set.isdisjoint(found):
-            if not actor.strong_set.isdisjoint(found):
+        if actor.exclude_set.isdisjoint(found):
+            # No exclusion phrase in the item: which terms occur in the fields decides,
+            # no need to locate them. (The weak-alias context counts anywhere in the item.)
+            where = found if mask == ALL_FIELDS else self.found_in(mask)
+            if not actor.strong_set.isdisjoint(where):
                 return True
-            if actor.weak_set and not actor.weak_set.isdisjoint(found):
+            if actor.weak_set and not actor.weak_set.isdisjoint(where):
                 return self._context_present(actor)
             return False
         if actor.term_set.isdisjoint(found):
             return False
-        return any((1 << o[1]) & mask for o in self.actor_occurrences(actor))
+        return any((1 << o[0]) & mask for o in self.actor_occurrences(actor))
 
     def theme_occurrences(self, theme: CompiledTheme) -> list[Evidence]:
         cached = self._theme_cache.get(theme.index)
         if cached is None:
             where = self.term_occurrences
             usage_of = theme.usage_of
-            cached = [(usage_of[term], f, s, e) for term in theme.term_set & self.found
+            cached = [(f, s, e, usage_of[term]) for term in theme.term_set & self.found
                       for f, s, e in where(term)]
             self._theme_cache[theme.index] = cached
         return cached
@@ -222,14 +246,11 @@ class TermLeaf(Node):
         self.usage = usage
 
     def test(self, item: ItemState, mask: int) -> bool:
-        if self.term not in item.found:
-            return False
-        return mask == ALL_FIELDS or any(
-            (1 << f) & mask for f, _s, _e in item.term_occurrences(self.term))
+        return self.term in item.found_in(mask)
 
     def occurrences(self, item: ItemState, mask: int) -> list[Evidence]:
         usage = self.usage
-        return [(usage, f, s, e) for f, s, e in item.term_occurrences(self.term)
+        return [(f, s, e, usage) for f, s, e in item.term_occurrences(self.term)
                 if (1 << f) & mask]
 
     def evidence(self, item: ItemState, mask: int, out: list[Evidence]) -> None:
@@ -250,7 +271,7 @@ class ActorLeaf(Node):
 
     def occurrences(self, item: ItemState, mask: int) -> list[Evidence]:
         found = item.actor_occurrences(self.actor)
-        return found if mask == ALL_FIELDS else [o for o in found if (1 << o[1]) & mask]
+        return found if mask == ALL_FIELDS else [o for o in found if (1 << o[0]) & mask]
 
     def evidence(self, item: ItemState, mask: int, out: list[Evidence]) -> None:
         out.extend(self.occurrences(item, mask))
@@ -266,13 +287,11 @@ class ThemeLeaf(Node):
         self.theme = theme
 
     def test(self, item: ItemState, mask: int) -> bool:
-        if mask == ALL_FIELDS:
-            return not self.theme.term_set.isdisjoint(item.found)
-        return any((1 << o[1]) & mask for o in item.theme_occurrences(self.theme))
+        return not self.theme.term_set.isdisjoint(item.found_in(mask))
 
     def occurrences(self, item: ItemState, mask: int) -> list[Evidence]:
         found = item.theme_occurrences(self.theme)
-        return found if mask == ALL_FIELDS else [o for o in found if (1 << o[1]) & mask]
+        return found if mask == ALL_FIELDS else [o for o in found if (1 << o[0]) & mask]
 
     def evidence(self, item: ItemState, mask: int, out: list[Evidence]) -> None:
         out.extend(self.occurrences(item, mask))
@@ -406,14 +425,23 @@ class NearNode(Node):
         if not (self.left.test(item, mask) and self.right.test(item, mask)):
             return []
         lefts = self._positioned(item, self.left.occurrences(item, mask))
-        rights = self._positioned(item, self.right.occurrences(item, mask))
+        rights = sorted(self._positioned(item, self.right.occurrences(item, mask)))
+        if not lefts or not rights:
+            return []
+        # Only right operands starting within reach of a left one can be near it: find
+        # that window by binary search instead of trying every pair (common words occur
+        # many times in a long body).
+        starts = [(field, first) for field, first, _last, _o in rights]
+        longest = max(last - first for _field, first, last, _o in rights)
         out: list[Evidence] = []
         distance = self.distance
-        for a, a_first, a_last in lefts:
-            for b, b_first, b_last in rights:
-                if a[1] != b[1] or (a[2] == b[2] and a[3] == b[3]):
-                    continue  # other field, or the very same words
-                gap = b_first - a_last if a[2] <= b[2] else a_first - b_last
+        for field, a_first, a_last, a in lefts:
+            i = bisect_left(starts, (field, a_first - distance - longest))
+            stop = bisect_right(starts, (field, a_last + distance))
+            for b_field, b_first, b_last, b in rights[i:stop]:
+                if a[1] == b[1] and a[2] == b[2]:
+                    continue  # the very same words
+                gap = b_first - a_last if a[1] <= b[1] else a_first - b_last
                 if gap <= distance:
                     if first_only:
                         return [a, b]
@@ -423,9 +451,10 @@ class NearNode(Node):
 
     @staticmethod
     def _positioned(item: ItemState, occurrences: list[Evidence]
-                    ) -> list[tuple[Evidence, int, int]]:
-        return [(o, item.word_index(o[1], o[2]), item.word_index(o[1], o[3]))
-                for o in occurrences]
+                    ) -> list[tuple[int, int, int, Evidence]]:
+        """(field, first word number, last word number, occurrence) of each occurrence."""
+        index = item.word_index
+        return [(o[0], index(o[0], o[1]), index(o[0], o[2]), o) for o in occurrences]
 
     def test(self, item: ItemState, mask: int) -> bool:
         return bool(self._pairs(item, mask, True))

@@ -39,6 +39,7 @@ import re
 import threading
 import unicodedata
 from dataclasses import dataclass
+from itertools import accumulate
 
 # Removed wherever they occur. The apostrophe family is removed so transliterations with and
 # without it agree (Mash'al / Mashal, Ka’ba / Kaba); tatweel is typographic stretching.
@@ -122,7 +123,9 @@ class _Tables:
     """Per-character fold tables, built once on first use (about 0.3 s)."""
 
     bmp: list[str]            # code point → folded string, for str.translate
-    irregular: list[str]      # code point → "\0" if its fold is not exactly one char, else "."
+    # the BMP characters whose fold is not exactly one character (a regex finds the few in
+    # a text several times faster than a translate through a 65,536-entry table)
+    irregular: re.Pattern[str]
     astral: _AstralFolds
 
 
@@ -133,7 +136,16 @@ def _build_tables() -> _Tables:
     for cp, folded in enumerate(raw):
         if any(c != " " and ord(c) < 0x10000 and raw[ord(c)] != c for c in folded):
             bmp[cp] = _stable_fold(chr(cp), raw)
-    irregular = ["." if len(folded) == 1 else "\0" for folded in bmp]
+    ranges: list[list[int]] = []
+    for cp, folded in enumerate(bmp):
+        if len(folded) != 1:
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1][1] = cp
+            else:
+                ranges.append([cp, cp])
+    irregular = re.compile("[" + "".join(
+        re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+        for a, b in ranges) + "]")
     return _Tables(bmp, irregular, _AstralFolds(bmp))
 
 
@@ -286,15 +298,12 @@ class FoldedText:
         # collapsed, leading/trailing ones dropped and one pad space added at each end.
         translated = self._translated
         leading = len(translated) - len(translated.lstrip(" "))
-        shift = leading - 1
-        keys, extras = [0], [shift]
-        for match in _SPACE_RUNS.finditer(translated, leading):
-            a, b = match.span()
-            if b == len(translated):
-                break
-            shift += b - a - 1
-            keys.append(b - shift)
-            extras.append(shift)
+        # Runs inside the text (a trailing run maps nowhere): each collapses to one space,
+        # shifting what follows by its length - 1.
+        runs = list(map(_match_span, _SPACE_RUNS.finditer(translated.rstrip(" "), leading)))
+        extras = list(accumulate([b - a - 1 for a, b in runs], initial=leading - 1))
+        keys = [0]
+        keys.extend([b - shift for (_a, b), shift in zip(runs, extras[1:])])
         # Translated ↔ pre: characters whose fold is not exactly one character. After the
         # context edits no ASCII character is one of them.
         pre = self._pre
@@ -303,11 +312,9 @@ class FoldedText:
             edits: list[tuple[int, int, str]] = []
             if _is_bmp(pre):
                 tables = _get_tables()
-                marks = pre.translate(tables.irregular)
-                i = marks.find("\0")
-                while i >= 0:
-                    edits.append((i, i + 1, tables.bmp[ord(pre[i])]))
-                    i = marks.find("\0", i + 1)
+                bmp = tables.bmp
+                edits = [(i, i + 1, bmp[ord(pre[i])])
+                         for i in map(_match_start, tables.irregular.finditer(pre))]
             else:
                 astral = _get_tables().astral
                 edits = [(i, i + 1, astral[ord(c)]) for i, c in enumerate(pre)
@@ -318,6 +325,8 @@ class FoldedText:
 
 
 _SPACE_RUNS = re.compile("  +")
+_match_span = re.Match.span
+_match_start = re.Match.start
 
 
 def _is_bmp(text: str) -> bool:

@@ -12,6 +12,11 @@ under its cheapest group (estimated rarity of its terms in text); the other grou
 checked with set intersections before the query itself is evaluated. Items that mention
 nothing a watch needs never touch that watch, so the cost per item follows the number of
 watches that are plausible for it, not the size of the rule set.
+
+Most watches are an AND of disjunctions (`@actor AND #theme`, `"a phrase" AND (x OR y)`,
+with NOTs of the same kind): for those the required groups, plus a set of forbidden terms,
+*are* the query, and the set checks decide it without walking the query tree. Field
+scopes, NEAR, source:/lang: and actors with weak-alias or exclusion rules keep their tree.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import logging
 import math
 from dataclasses import dataclass
 from operator import itemgetter
+from typing import NamedTuple
 
 from monitor.rules.evaluation import (
     ALL_FIELDS,
@@ -76,9 +82,12 @@ class Document:
     lang: str | None = None
 
 
-@dataclass(frozen=True)
-class TermMatch:
-    """One occurrence that made a watch match, located in the original field text."""
+class TermMatch(NamedTuple):
+    """One occurrence that made a watch match, located in the original field text.
+
+    A NamedTuple rather than a dataclass: a busy item makes dozens, and a tuple is built
+    several times faster.
+    """
 
     text: str          # the matched text as it appears in the original field
     term: str          # the alias/term/phrase as written in the rule
@@ -89,8 +98,7 @@ class TermMatch:
     theme: str | None = None  # theme id when it came from #theme
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     """A watch that matched an item, with the positive terms that made it match."""
 
     watch: str
@@ -118,6 +126,11 @@ class _CompiledWatch:
     rank: int
     root: Node
     others: tuple[frozenset[int], ...]  # required groups besides the indexed one
+    # True when the required groups and `forbidden` decide the query on their own (an AND
+    # of words, plain actors, themes, ORs of those and NOTs of those): no tree to evaluate.
+    exact: bool
+    forbidden: frozenset[int]  # exact watches: none of these terms may occur
+    plain: bool  # the query has plain terms, which may repeat what an alias reports
 
 
 _EMPTY = FoldedText("", " ", [], "", "")  # an empty field, without building the fold tables
@@ -134,6 +147,7 @@ class Matcher:
         # usage id → True when it reports an actor alias or a theme term
         self._named_usage = [u.actor is not None or u.theme is not None for u in usages]
         self._watches = watches
+        self._others = [w.others for w in watches]
         self._watch_index = {w.id: i for i, w in enumerate(watches)}
         self._index = index
         self._actors = actors
@@ -165,25 +179,23 @@ class Matcher:
         if item is None:
             return []
         found = item.found
-        index = self._index
-        candidates: set[int] = set()
-        for term in found:
-            watches = index.get(term)
-            if watches is not None:
-                candidates.update(watches)
+        # Every watch indexed under a term found (set.union over the index's tuples: C).
+        candidates = _NO_WATCHES.union(*filter(None, map(self._index.get, found)))
         if not candidates:
             return []
         stats.candidates += len(candidates)
         ranked: list[tuple[int, str, Hit]] = []
         all_watches = self._watches
+        all_others = self._others  # kept apart: most candidates stop here
         for number in candidates:
-            watch = all_watches[number]
-            for group in watch.others:
+            for group in all_others[number]:
                 if group.isdisjoint(found):
                     break
             else:
+                watch = all_watches[number]
                 stats.evaluated += 1
-                if watch.root.test(item, ALL_FIELDS):
+                if watch.forbidden.isdisjoint(found) if watch.exact \
+                        else watch.root.test(item, ALL_FIELDS):
                     ranked.append((-watch.rank, watch.id, self._hit(watch, item)))
         stats.hits += len(ranked)
         ranked.sort(key=_rank_and_id)
@@ -210,7 +222,7 @@ class Matcher:
         evidence: list[Evidence] = []
         for leaf in watch.root.leaves():
             evidence.extend(leaf.occurrences(item, ALL_FIELDS))
-        return self._term_matches(evidence, item)
+        return self._term_matches(evidence, item, True)
 
     # --- internals ---------------------------------------------------------------------------
 
@@ -226,56 +238,64 @@ class Matcher:
         found = table.found_terms((title.text, body.text), hits)
         if not found:
             return None
-        return ItemState(table, fields, found, doc.source, doc.url, doc.lang, self._actors,
+        return ItemState(table, fields, found, hits, doc.source, doc.url, doc.lang, self._actors,
                          self._themes)
 
     def _empty_item(self, doc: Document) -> ItemState:
-        return ItemState(self._table, (_EMPTY, _EMPTY), set(), doc.source, doc.url, doc.lang,
-                         self._actors, self._themes)
+        return ItemState(self._table, (_EMPTY, _EMPTY), set(), ([], []), doc.source, doc.url,
+                         doc.lang, self._actors, self._themes)
 
     def _hit(self, watch: _CompiledWatch, item: ItemState) -> Hit:
         evidence: list[Evidence] = []
         watch.root.evidence(item, ALL_FIELDS, evidence)
-        return Hit(watch.id, watch.priority, self._term_matches(evidence, item))
+        return _new_tuple(Hit, (watch.id, watch.priority,
+                                self._term_matches(evidence, item, watch.plain)))
 
     def _term_match(self, key: Evidence, item: ItemState) -> TermMatch:
-        usage = self._usages[key[0]]
-        folded: FoldedText = item.fields[key[1]]
-        a, b = folded.to_original(key[2], key[3])
-        return TermMatch(folded.original[a:b], usage.written, usage.actor,
-                         FIELD_NAMES[key[1]], a, b, usage.theme)
+        usage = self._usages[key[3]]
+        folded: FoldedText = item.fields[key[0]]
+        a, b = folded.to_original(key[1], key[2])
+        return _new_tuple(TermMatch, (folded.original[a:b], usage.written, usage.actor,
+                                      FIELD_NAMES[key[0]], a, b, usage.theme))
 
-    def _term_matches(self, evidence: list[Evidence], item: ItemState
+    def _term_matches(self, evidence: list[Evidence], item: ItemState, plain: bool
                       ) -> tuple[TermMatch, ...]:
         """TermMatches for evidence, in text order, without repeats.
 
-        A plain query term is left out when an actor alias or theme term (or an identical
-        plain term) already reports the same words. TermMatches are shared by all hits of
-        the item: popular names make one item match many watches with the same evidence.
+        With `plain` (the query has plain terms), a plain query term is left out when an
+        actor alias or theme term (or an identical plain term) already reports the same
+        words. TermMatches are made once per item and shared by its hits: popular names make
+        one item match many watches with the same evidence.
         """
         cache = item.term_matches
-        unique = dict.fromkeys(evidence)
-        ordered = sorted(unique, key=_position) if len(unique) > 1 else list(unique)
-        named = self._named_usage
+        # Evidence tuples start with their position, so tuple order is text order (ties,
+        # the same words reported by two usages, by usage id).
+        ordered = sorted(set(evidence)) if len(evidence) > 1 else evidence
+        if plain:
+            named = self._named_usage
+            named_spans = {key[:3] for key in ordered if named[key[3]]}
+            kept = []
+            for key in ordered:
+                if not named[key[3]]:
+                    span = key[:3]
+                    if span in named_spans:
+                        continue  # the same words are already reported through another usage
+                    named_spans.add(span)
+                kept.append(key)
+            ordered = kept
         out: list[TermMatch] = []
-        named_spans: set[tuple[int, int, int]] | None = None
         for key in ordered:
             match = cache.get(key)
             if match is None:
                 match = cache[key] = self._term_match(key, item)
-            if not named[key[0]]:
-                if named_spans is None:
-                    named_spans = {k[1:] for k in ordered if named[k[0]]}
-                span = key[1:]
-                if span in named_spans:
-                    continue  # the same words are already reported through another usage
-                named_spans.add(span)
             out.append(match)
         return tuple(out)
 
 
-_position = itemgetter(1, 2, 3)
 _rank_and_id = itemgetter(0, 1)
+# Builds a NamedTuple from a tuple of all its fields at C speed (its own __new__ is Python).
+_new_tuple = tuple.__new__
+_NO_WATCHES: frozenset[int] = frozenset()
 
 
 # --- compiling -------------------------------------------------------------------------------
@@ -389,6 +409,53 @@ class _Compiler:
             return self.groups(expr.left) + self.groups(expr.right)
         return []  # Not, Meta
 
+    def exact(self, expr: Expr) -> tuple[list[frozenset[int]], frozenset[int]] | None:
+        """(required groups, forbidden terms) when they decide `expr` exactly, else None.
+
+        That is an AND (or a single operand) of disjunctions — a word or phrase, an actor
+        without weak aliases or exclusions, a theme, an OR of those — and NOTs of
+        disjunctions. Field scopes, NEAR, source:/lang: and actors with weak-alias or
+        exclusion rules need the query tree.
+        """
+        groups: list[frozenset[int]] = []
+        forbidden: set[int] = set()
+        for child in expr.children if isinstance(expr, And) else (expr,):
+            if isinstance(child, And):
+                nested = self.exact(child)
+                if nested is None:
+                    return None
+                groups.extend(nested[0])
+                forbidden.update(nested[1])
+                continue
+            negated = isinstance(child, Not)
+            terms = self._disjunction(child.child if isinstance(child, Not) else child)
+            if terms is None:
+                return None
+            if negated:
+                forbidden.update(terms)
+            else:
+                groups.append(terms)
+        return groups, frozenset(forbidden)
+
+    def _disjunction(self, expr: Expr) -> frozenset[int] | None:
+        """The terms of which any one makes `expr` true, when that is all it takes."""
+        if isinstance(expr, Term):
+            return frozenset({self.table.add(expr.pattern)})
+        if isinstance(expr, ThemeRef):
+            return self.themes[self.theme_index[expr.id]].term_set
+        if isinstance(expr, ActorRef):
+            actor = self.actors[self.actor_index[expr.id]]
+            return None if actor.weak or actor.exclude else actor.strong_set
+        if isinstance(expr, Or):
+            union: set[int] = set()
+            for child in expr.children:
+                terms = self._disjunction(child)
+                if terms is None:
+                    return None
+                union.update(terms)
+            return frozenset(union)
+        return None
+
     def cost(self, group: frozenset[int]) -> float:
         """Estimated chance that some term of the group occurs in an item (relative)."""
         cost = self._costs.get(group)
@@ -440,15 +507,17 @@ def compile_rules(rules: RuleSet) -> Matcher:
 def _compile(rules: RuleSet) -> Matcher:
     compiler = _Compiler(rules)
     compiled: list[_CompiledWatch] = []
-    planned: list[tuple[Node, list[frozenset[int]]]] = []
+    planned: list[tuple[Node, list[frozenset[int]],
+                        tuple[list[frozenset[int]], frozenset[int]] | None]] = []
     uses: dict[int, int] = {}
     for watch in rules.watches:
-        groups = list(set(compiler.groups(watch.expr)))
+        exact = compiler.exact(watch.expr)
+        groups = list(set(exact[0] if exact is not None else compiler.groups(watch.expr)))
         if not groups:  # parse_query rejects these; a hand-built RuleSet might not
             raise ValueError(f"watch '{watch.id}' has no positive term")
         for term in frozenset().union(*groups):
             uses[term] = uses.get(term, 0) + 1
-        planned.append((compiler.node(watch.expr), groups))
+        planned.append((compiler.node(watch.expr), groups, exact))
     # A term many watches rely on is probably common in the news too (popular names,
     # theme words), so it weighs more when choosing the group a watch is indexed under.
     weights: dict[int, float] = {}
@@ -468,13 +537,16 @@ def _compile(rules: RuleSet) -> Matcher:
         return value
 
     index_lists: dict[int, list[int]] = {}
-    for number, (watch, (root, groups)) in enumerate(zip(rules.watches, planned, strict=True)):
+    for number, (watch, (root, groups, exact)) in enumerate(
+            zip(rules.watches, planned, strict=True)):
         groups.sort(key=cost)
         primary, others = groups[0], tuple(groups[1:])
         for term in primary:
             index_lists.setdefault(term, []).append(number)
-        compiled.append(_CompiledWatch(watch.id, watch.priority, PRIORITY_RANK[watch.priority],
-                                       root, others))
+        plain = any(isinstance(leaf, TermLeaf) for leaf in root.leaves())
+        compiled.append(_CompiledWatch(
+            watch.id, watch.priority, PRIORITY_RANK[watch.priority], root, others,
+            exact is not None, exact[1] if exact is not None else frozenset(), plain))
     compiler.table.build()
     index = {term: tuple(numbers) for term, numbers in index_lists.items()}
     logger.debug("compiled %d watches: %d terms, %d automaton keys", len(compiled),

@@ -9,12 +9,13 @@ by two patterns are checked in Python.
 
 The hot path is therefore C code end to end: the automaton's hits become a list, the set of
 found keys and the set of found term ids are built with `set(map(...))`. Where a term
-occurred (needed for NEAR, field scopes, exclusions and the spans of a hit) is worked out
-only when a watch asks for it.
+occurred (needed for NEAR, exclusions and the spans of a hit) is worked out only when a
+watch asks for it, from the same hits sorted by key: the text is never searched again.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from operator import itemgetter
 
 import ahocorasick
@@ -57,7 +58,8 @@ class TermTable:
         # key number → ((term id, end rule, lead, key length), ...)
         self._key_entries: list[tuple[tuple[int, int, int, int], ...]] = []
         self._checked_keys: frozenset[int] = frozenset()
-        self._term_keys: dict[int, list[str]] = {}
+        # term id → its keys' (number, length), end rule and lead; made on first use
+        self._locators: dict[int, tuple[tuple[tuple[int, int], ...], int, int]] = {}
 
     def add(self, pattern: Pattern) -> int:
         """Return the term id of `pattern`, adding it if no equivalent pattern is known."""
@@ -115,6 +117,7 @@ class TermTable:
         if keys_list:
             automaton.make_automaton()
         self._automaton = automaton
+        self._locators.clear()  # key numbers change with every build
         self._keys = keys_list
         self._key_term = key_term
         self._key_entries = key_entries
@@ -150,48 +153,61 @@ class TermTable:
                         found.update(self._verified(text, e, key))
         return found
 
-    def occurrences(self, term_id: int, texts: tuple[str, ...]) -> list[Occurrence]:
+    def occurrences(self, term_id: int, texts: tuple[str, ...],
+                    by_key: tuple[Hits, ...]) -> list[Occurrence]:
         """Where a term occurs in the folded fields, in field and text order.
 
-        Found again with str.find on its keys rather than by walking every automaton hit:
-        only the few terms a matching watch reports (or a NEAR, scope or exclusion needs)
-        are ever located, and a C-level find per occurrence is cheaper than a Python loop
-        over all hits of the item.
+        `by_key` holds each field's automaton hits sorted by key number (see `by_key`): the
+        scan already found every occurrence, so locating a term is a binary search for each
+        of its keys, not another pass over the text.
         """
-        pattern = self.patterns[term_id]
-        rule = _END_RULES[pattern.form]
-        if rule == END_AT_PAD and pattern.open_end:
-            rule = END_AFTER
-        lead = 0 if pattern.open_start else 1
+        locator = self._locators.get(term_id)
+        if locator is None:
+            locator = self._locators[term_id] = self._locator(term_id)
+        numbers, rule, lead = locator
         out: list[Occurrence] = []
-        keys = self._term_keys.get(term_id)
-        if keys is None:
-            keys = self._term_keys[term_id] = pattern.automaton_keys()
-        for field, text in enumerate(texts):
+        for field, hits in enumerate(by_key):
+            if not hits:
+                continue
+            count = len(hits)
             located: list[Occurrence] = []
-            for key in keys:
-                length = len(key)
-                at = text.find(key)
-                while at >= 0:
-                    start = at + lead
-                    e = at + length - 1
+            for number, length in numbers:
+                i = bisect_left(hits, number, key=_key_of_hit)
+                while i < count and hits[i][1] == number:
+                    e = hits[i][0]
+                    i += 1
                     if rule == END_AT_PAD:
-                        end = e
+                        located.append((field, e - length + 1 + lead, e))
                     elif rule == END_AFTER:
-                        end = e + 1
+                        located.append((field, e - length + 1 + lead, e + 1))
                     else:
+                        text = texts[field]
                         end = text.find(" ", e + 1)
                         if rule == NOUN_ENDING and text[e + 1:end] not in NOUN_ENDINGS \
                                 or rule == ADJECTIVE_ENDING \
                                 and text[e + 1:end] not in ADJECTIVE_ENDINGS:
-                            at = text.find(key, at + 1)
                             continue
-                    located.append((field, start, end))
-                    at = text.find(key, at + 1)
-            if len(keys) > 1:
+                        located.append((field, e - length + 1 + lead, end))
+            if len(numbers) > 1:
                 located.sort()
             out.extend(located)
         return out
+
+    @staticmethod
+    def by_key(hits: Hits) -> Hits:
+        """A field's hits from `scan`, sorted by key number (stable: text order within)."""
+        return sorted(hits, key=_key_of_hit)
+
+    def _locator(self, term_id: int) -> tuple[tuple[tuple[int, int], ...], int, int]:
+        """((key number, key length), ...), end rule and lead of a term, for `occurrences`."""
+        pattern = self.patterns[term_id]
+        rule = _END_RULES[pattern.form]
+        if rule == END_AT_PAD and pattern.open_end:
+            rule = END_AFTER
+        self._ensure_built()
+        get = self._automaton.get  # type: ignore[union-attr]
+        numbers = tuple((get(key), len(key)) for key in pattern.automaton_keys())
+        return numbers, rule, 0 if pattern.open_start else 1
 
     def _verified(self, text: str, e: int, key: int) -> list[int]:
         """Terms of a checked key really present at a hit ending at `e`."""
