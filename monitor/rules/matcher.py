@@ -131,6 +131,9 @@ class _CompiledWatch:
     exact: bool
     forbidden: frozenset[int]  # exact watches: none of these terms may occur
     plain: bool  # the query has plain terms, which may repeat what an alias reports
+    # exact watches: the leaves outside NOT; a hit's evidence is all their occurrences
+    # (a leaf of an OR that is absent has none), so no tree walk is needed for it either
+    positive: tuple[Node, ...]
 
 
 _EMPTY = FoldedText("", " ", [], "", "")  # an empty field, without building the fold tables
@@ -247,7 +250,11 @@ class Matcher:
 
     def _hit(self, watch: _CompiledWatch, item: ItemState) -> Hit:
         evidence: list[Evidence] = []
-        watch.root.evidence(item, ALL_FIELDS, evidence)
+        if watch.exact:
+            for leaf in watch.positive:
+                evidence += leaf.occurrences(item, ALL_FIELDS)
+        else:
+            watch.root.evidence(item, ALL_FIELDS, evidence)
         return _new_tuple(Hit, (watch.id, watch.priority,
                                 self._term_matches(evidence, item, watch.plain)))
 
@@ -283,13 +290,13 @@ class Matcher:
                     named_spans.add(span)
                 kept.append(key)
             ordered = kept
-        out: list[TermMatch] = []
-        for key in ordered:
-            match = cache.get(key)
-            if match is None:
-                match = cache[key] = self._term_match(key, item)
-            out.append(match)
-        return tuple(out)
+        out = list(map(cache.get, ordered))
+        if None in out:  # first use of some of these occurrences in this item
+            for i, match in enumerate(out):
+                if match is None:
+                    key = ordered[i]
+                    out[i] = cache[key] = self._term_match(key, item)
+        return tuple(out)  # type: ignore[arg-type]
 
 
 _rank_and_id = itemgetter(0, 1)
@@ -469,6 +476,15 @@ class _Compiler:
         return cost
 
 
+def _positive_leaves(node: Node) -> tuple[Node, ...]:
+    """The leaves of an exact watch's tree (ANDs, ORs, leaves, NOTs) that are not negated."""
+    if isinstance(node, (AndNode, OrNode)):
+        return tuple(leaf for child in node.children for leaf in _positive_leaves(child))
+    if isinstance(node, NotNode):
+        return ()
+    return (node,)
+
+
 def _rarity(pattern: Pattern) -> float:
     """Rough relative frequency of a pattern in news text: short single words are common,
     longer words, phrases and declined names less so; wildcards cover more words."""
@@ -546,7 +562,8 @@ def _compile(rules: RuleSet) -> Matcher:
         plain = any(isinstance(leaf, TermLeaf) for leaf in root.leaves())
         compiled.append(_CompiledWatch(
             watch.id, watch.priority, PRIORITY_RANK[watch.priority], root, others,
-            exact is not None, exact[1] if exact is not None else frozenset(), plain))
+            exact is not None, exact[1] if exact is not None else frozenset(), plain,
+            _positive_leaves(root) if exact is not None else ()))
     compiler.table.build()
     index = {term: tuple(numbers) for term, numbers in index_lists.items()}
     logger.debug("compiled %d watches: %d terms, %d automaton keys", len(compiled),
