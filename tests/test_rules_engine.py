@@ -3,6 +3,7 @@ priorities and the required-term pre-filter."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from pathlib import Path
 
@@ -328,9 +329,10 @@ def test_a_watch_is_indexed_under_its_rarer_required_group(tmp_path):
 
 
 def test_the_indexed_matcher_agrees_with_evaluating_every_watch(tmp_path):
-    # match() skips watches through the index and decides AND/OR/NOT-of-sets watches without
-    # their query tree; match_watch() evaluates the tree of one watch, unindexed. Over many
-    # random queries and texts both must give the same hits with the same terms.
+    # match() skips watches through the index and decides AND/OR/NOT-of-sets watches (and
+    # collects their evidence) without their query tree; match_watch() evaluates the tree of
+    # one watch, unindexed; a matcher with the set decisions turned off walks every tree.
+    # Over many random queries and texts all three must give the same hits and terms.
     rng = random.Random(7)
     operands = ["@hamas", "@gaza", "@russia", "@iran", "@lavrov", "@mashal", "#war",
                 "#contacts", "ceasefire", "sanction*", '"security council"', "veto"]
@@ -353,8 +355,12 @@ def test_the_indexed_matcher_agrees_with_evaluating_every_watch(tmp_path):
         if rng.random() < 0.3:
             query += f" AND NOT {operand(1)}"
         queries.append(query)
-    m = matcher_for(tmp_path, "".join(f"  - id: w{n:03d}\n    query: '{q}'\n"
-                                      for n, q in enumerate(queries)))
+    watches = "".join(f"  - id: w{n:03d}\n    query: '{q}'\n" for n, q in enumerate(queries))
+    m = matcher_for(tmp_path, watches)
+    assert any(w.exact for w in m._watches) and not all(w.exact for w in m._watches)
+    # The same rules with every watch evaluated through its tree, evidence included.
+    tree_only = matcher_for(tmp_path, watches)
+    tree_only._watches = [dataclasses.replace(w, exact=False) for w in tree_only._watches]
     words = ["Hamas", "Gaza", "Russia", "Moscow", "Moscow, Idaho", "Iran", "Lavrov", "Sinwar",
              "Mash'al", "war", "airstrikes", "talks", "visited", "delegation", "ceasefire",
              "sanctions", "Security Council", "veto", "the", "said", "on", "a", "Palestinians",
@@ -367,6 +373,7 @@ def test_the_indexed_matcher_agrees_with_evaluating_every_watch(tmp_path):
         indexed = m.match(doc)
         each = [hit for hit in (m.match_watch(doc, watch) for watch in m.watch_ids) if hit]
         assert sorted(indexed) == sorted(each), (title, body)
+        assert indexed == tree_only.match(doc), (title, body)
         hits += len(indexed)
     assert hits > 300  # the texts do match: the comparison is not between two empty lists
 
