@@ -112,7 +112,7 @@ class MatchStats:
 
     documents: int = 0
     candidates: int = 0   # watches reached through the required-term index
-    evaluated: int = 0    # of those, watches whose query was actually evaluated
+    evaluated: int = 0    # of those, watches decided (by set checks or their query tree)
     hits: int = 0
 
     def reset(self) -> None:
