@@ -12,8 +12,10 @@ Each size runs in a fresh child process so its peak memory is its own. For every
 report gives: items/s of `Matcher.match` (folding, scanning, pre-filter, evaluation, hit
 construction — nothing cached across items), the same items through a bare scan (one
 pyahocorasick automaton of the same keys, `iter()` over the already folded texts, nothing
-else), their ratio, parse seconds (building the RuleSet in memory), compile seconds, peak
-RSS, and up to 10,000 watches the seconds `load_rules` takes for the same rules as YAML.
+else), their ratio, the prefilter alone (`Matcher.plausible`: folding, scanning and the
+required-term checks, no query decided and no hit built), parse seconds (building the
+RuleSet in memory), compile seconds, peak RSS, and up to 10,000 watches the seconds
+`load_rules` takes for the same rules as YAML.
 
     .venv/bin/python bench/match.py            # 100, 1k, 10k, 100k watches
     .venv/bin/python bench/match.py --quick    # 100 and 1k watches, 300 items
@@ -43,6 +45,7 @@ from monitor.rules import (
     Alias,
     ContextTerm,
     Document,
+    MatchStats,
     Origin,
     RuleSet,
     Theme,
@@ -408,13 +411,20 @@ def run_size(size: int, item_count: int, seed: int) -> dict[str, object]:
             hits += len(matcher.match(doc))
         return time.perf_counter() - started, hits
 
+    def prefilter_pass() -> float:
+        started = time.perf_counter()
+        for doc in docs:
+            matcher.plausible(doc)
+        return time.perf_counter() - started
+
     match_pass()  # warm-up: first-touch of code paths and memory, not of results
     matcher.stats.reset()
     timings = [match_pass() for _ in range(3)]
     match_seconds = min(t for t, _h in timings)
     hits = timings[0][1]
+    stats = MatchStats(**vars(matcher.stats))
     raw_seconds = min(raw_pass() for _ in range(3))
-    stats = matcher.stats
+    prefilter_seconds = min(prefilter_pass() for _ in range(3))
     peak_rss = _rss_mb()  # before the YAML timing below, which needs memory of its own
     load_seconds = None
     if size <= YAML_LOAD_LIMIT:
@@ -438,6 +448,8 @@ def run_size(size: int, item_count: int, seed: int) -> dict[str, object]:
         "ms_per_item": round(1000 * match_seconds / len(docs), 4),
         "raw_scan_items_per_second": round(len(docs) / raw_seconds, 1),
         "ratio_to_raw_scan": round(match_seconds / raw_seconds, 2),
+        # fold + scan + the required-term prefilter, no query decided and no hit built
+        "prefilter_ms_per_item": round(1000 * prefilter_seconds / len(docs), 4),
         "hits_per_item": round(hits / len(docs), 2),
         "candidates_per_item": round(stats.candidates / stats.documents, 2),
         "evaluated_per_item": round(stats.evaluated / stats.documents, 2),
@@ -490,6 +502,10 @@ def main(argv: list[str] | None = None) -> int:
             goals[f"raw_scan_growth_{name}"] = round(
                 a["raw_scan_items_per_second"] / b["raw_scan_items_per_second"], 2)
             goals[f"hits_per_item_{name}"] = [a["hits_per_item"], b["hits_per_item"]]
+            # The larger size's prefilter alone against the smaller size's whole match:
+            # what is left of the 3x budget for deciding the candidates and building hits.
+            goals[f"prefilter_{name}_vs_match"] = round(
+                b["prefilter_ms_per_item"] / a["ms_per_item"], 2)
     print(json.dumps({"python": sys.version.split()[0], "seed": args.seed, "sizes": results,
                       "goals": goals}, indent=2))
     return 0

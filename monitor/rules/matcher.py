@@ -182,27 +182,23 @@ class Matcher:
         if item is None:
             return []
         found = item.found
-        # Every watch indexed under a term found (set.union over the index's tuples: C).
-        candidates = _NO_WATCHES.union(*filter(None, map(self._index.get, found)))
-        if not candidates:
-            return []
-        stats.candidates += len(candidates)
         ranked: list[tuple[int, str, Hit]] = []
-        all_watches = self._watches
-        all_others = self._others  # kept apart: most candidates stop here
-        for number in candidates:
-            for group in all_others[number]:
-                if group.isdisjoint(found):
-                    break
-            else:
-                watch = all_watches[number]
-                stats.evaluated += 1
-                if watch.forbidden.isdisjoint(found) if watch.exact \
-                        else watch.root.test(item, ALL_FIELDS):
-                    ranked.append((-watch.rank, watch.id, self._hit(watch, item)))
+        for watch in self._prefiltered(found):
+            if watch.forbidden.isdisjoint(found) if watch.exact \
+                    else watch.root.test(item, ALL_FIELDS):
+                ranked.append((-watch.rank, watch.id, self._hit(watch, item)))
         stats.hits += len(ranked)
         ranked.sort(key=_rank_and_id)
         return [hit for _rank, _id, hit in ranked]
+
+    def plausible(self, doc: Document) -> list[str]:
+        """Ids of the watches whose required terms all occur in `doc`: what the index and
+        the set checks let through to evaluation, before any query is decided. The cost of
+        this is the floor under `match` (benchmarks report it); the watches that hit are
+        among these.
+        """
+        item = self._scan(doc)
+        return [] if item is None else sorted(w.id for w in self._prefiltered(item.found))
 
     def match_watch(self, doc: Document, watch_id: str) -> Hit | None:
         """Evaluate one watch on `doc`, bypassing the index (for examples and tests).
@@ -243,6 +239,26 @@ class Matcher:
             return None
         return ItemState(table, fields, found, hits, doc.source, doc.url, doc.lang, self._actors,
                          self._themes)
+
+    def _prefiltered(self, found: set[int]) -> list[_CompiledWatch]:
+        """The watches indexed under a found term whose other required groups occur too."""
+        # Every watch indexed under a term found (set.union over the index's tuples: C).
+        candidates = _NO_WATCHES.union(*filter(None, map(self._index.get, found)))
+        if not candidates:
+            return []
+        stats = self.stats
+        stats.candidates += len(candidates)
+        all_others = self._others  # kept apart from the watches: most candidates stop here
+        all_watches = self._watches
+        passed = []
+        for number in candidates:
+            for group in all_others[number]:
+                if group.isdisjoint(found):
+                    break
+            else:
+                passed.append(all_watches[number])
+        stats.evaluated += len(passed)
+        return passed
 
     def _empty_item(self, doc: Document) -> ItemState:
         return ItemState(self._table, (_EMPTY, _EMPTY), set(), ([], []), doc.source, doc.url,
