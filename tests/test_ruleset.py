@@ -142,7 +142,7 @@ def actor_probe(tmp_path_factory):
     ("Pezeshkian flies to Moscow", "iran", True),
     ("Naim Qassem speaks", "hezbollah", True),
     ("Abbas Araghchi in Moscow", "palestinian-authority", False),
-    ("A senior Hamas official said", "hamas-officials", True),
+    ("A senior Hamas official said", "hamas-spokespeople", True),
 ])
 def test_actor_spellings_lookalikes_and_background_mentions(actor_probe, text, actor,
                                                             present) -> None:
