@@ -112,7 +112,7 @@ def test_test_exits_2_when_the_rules_do_not_load(cli, tmp_path):
     path.write_text("watches:\n  - id: w\n    query: '@nobody'\n")
     result = CliRunner().invoke(cli, ["rules", "test", str(path)])
     assert result.exit_code == 2
-    assert "unknown actor '@nobody'" in result.output
+    assert "unknown actor or group '@nobody'" in result.output
 
 
 ITEMS = [

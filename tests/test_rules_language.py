@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import RuleError
-from monitor.rules import load_rules, parse_query, validate_rules
+from monitor.rules import (
+    Document,
+    compile_rules,
+    load_rules,
+    parse_query,
+    validate_rules,
+)
+from monitor.rules.loading import load_rules_with_errors
 from monitor.rules.query import And, Field, Meta, Near, Not, Or, QueryError, Term
 
 HEADER = """\
@@ -231,7 +238,7 @@ def test_query_error_in_a_double_quoted_scalar_accounts_for_escapes(tmp_path):
 
 def test_unknown_actor_in_a_query_is_reported_where_it_is_with_a_suggestion(tmp_path):
     error = query_error(tmp_path, "@russia AND @hamass")
-    assert error.reason == "unknown actor '@hamass' (did you mean 'hamas'?)"
+    assert error.reason == "unknown actor or group '@hamass' (did you mean 'hamas'?)"
     assert (error.line, error.column) == (QUERY_LINE, QUERY_COLUMN + 12)
 
 
@@ -279,6 +286,104 @@ actors:
     assert (errors[0].line, errors[0].column) == (7, 15)
 
 
+# --- groups ----------------------------------------------------------------------------------
+
+GROUP_ACTORS = """\
+actors:
+  - {id: russia, aliases: [Russia, Moscow]}
+  - {id: kremlin, aliases: [Kremlin]}
+  - {id: lavrov, aliases: [Lavrov]}
+  - {id: hamas, aliases: [Hamas]}
+themes:
+  - {id: war, terms: [war, airstrike*]}
+"""
+
+
+def test_a_group_stands_for_the_or_of_its_members_nested_groups_included(tmp_path):
+    path = write(tmp_path, GROUP_ACTORS + """\
+groups:
+  - id: officials
+    members: ["@kremlin", "@lavrov"]
+  - id: russian-side
+    name: Russia and its officials
+    members: ["@russia", "@officials", "@kremlin"]
+watches:
+  - id: w
+    query: '@russian-side NEAR/3 (@hamas OR #war)'
+""")
+    rules = load_rules([path])
+    assert [(g.id, g.members) for g in rules.groups] == [
+        ("officials", ("@kremlin", "@lavrov")),
+        ("russian-side", ("@russia", "@officials", "@kremlin"))]
+    assert rules.group_by_id["russian-side"].name == "Russia and its officials"
+    near = rules.watch_by_id["w"].expr
+    assert isinstance(near, Near)
+    # Nested groups are written out, each actor once, in the order written.
+    assert [c.id for c in near.left.children] == ["russia", "kremlin", "lavrov"]
+    assert rules.watch_by_id["w"].query == "@russian-side NEAR/3 (@hamas OR #war)"
+
+
+def test_a_group_inside_an_or_is_spliced_into_it(tmp_path):
+    path = write(tmp_path, GROUP_ACTORS + """\
+groups:
+  - {id: both, members: ["@russia", "#war"]}
+watches:
+  - {id: w, query: '@hamas NEAR/5 (@lavrov OR @both)'}
+""")
+    right = load_rules([path]).watch_by_id["w"].expr.right
+    assert [type(c).__name__ for c in right.children] == ["ActorRef", "ActorRef", "ThemeRef"]
+
+
+def test_group_errors_name_the_member_and_keep_the_watch_out(tmp_path):
+    path = write(tmp_path, GROUP_ACTORS + """\
+groups:
+  - id: side
+    members: ["@russia", "@kremlim", "#wars"]
+  - id: hamas
+    members: ["@russia"]
+watches:
+  - {id: w, query: '@side AND @hamas'}
+  - {id: ok, query: '@russia'}
+""")
+    errors = validate_rules([path])
+    assert [(e.line, e.column, e.reason) for e in errors] == [
+        (10, 26, "unknown actor or group '@kremlim' in group 'side' (did you mean 'kremlin'?)"),
+        (10, 38, "unknown theme '#wars' in group 'side' (did you mean 'war'?)"),
+        (11, 9, "group id 'hamas' is also an actor id: '@hamas' in a query would be "
+                "ambiguous; rename one of them"),
+    ]
+    rules, _errors = load_rules_with_errors([path])
+    assert [w.id for w in rules.watches] == ["ok"]
+    assert [g.id for g in rules.groups] == []
+
+
+def test_groups_may_not_contain_each_other_in_a_cycle(tmp_path):
+    path = write(tmp_path, GROUP_ACTORS + """\
+groups:
+  - {id: a, members: ["@russia", "@b"]}
+  - {id: b, members: ["@a"]}
+watches:
+  - {id: w, query: '@a'}
+""")
+    errors = validate_rules([path])
+    assert [e.reason for e in errors] == ["groups contain each other in a cycle: @a → @b → @a"]
+    assert load_rules_with_errors([path])[0].watches == ()
+
+
+def test_a_group_matches_what_its_members_match(tmp_path):
+    path = write(tmp_path, GROUP_ACTORS + """\
+groups:
+  - {id: side, members: ["@russia", "@kremlin"]}
+watches:
+  - {id: w, query: '@side AND @hamas'}
+""")
+    matcher = compile_rules(load_rules([path]))
+    hits = matcher.match(Document("d", "Kremlin receives Hamas", ""))
+    assert [(h.watch, [(t.text, t.actor) for t in h.terms]) for h in hits] == [
+        ("w", [("Kremlin", "kremlin"), ("Hamas", "hamas")])]
+    assert matcher.match(Document("d", "Lavrov receives Hamas", "")) == []
+
+
 def test_weak_aliases_without_context_are_an_error(tmp_path):
     path = write(tmp_path, "actors:\n  - id: a\n    aliases: [{text: Sinwar, weak: true}]\n")
     (error,) = validate_rules([path])
@@ -315,7 +420,7 @@ watches:
 
 SCHEMA_ERRORS = [
     ("colour: red\n", 1, 1,
-     "unknown key 'colour' in the file (top level); allowed: actors, themes, watches"),
+     "unknown key 'colour' in the file (top level); allowed: actors, groups, themes, watches"),
     ("actors:\n  - id: a\n    aliases: [A]\n    colour: red\n", 4, 5,
      "unknown key 'colour' in actor 'a'; allowed: aliases, context, description, exclude, "
      "id, kind, name"),

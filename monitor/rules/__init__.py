@@ -4,8 +4,9 @@ Rule files
 ==========
 
 YAML files (``*.yaml`` / ``*.yml``; a directory means its rule files, sorted by name). Any
-file may hold any of three top-level lists: ``actors``, ``themes``, ``watches``. Ids are
-``[a-z0-9][a-z0-9_-]*`` and unique per kind across all files. The JSON Schema is
+file may hold any of four top-level lists: ``actors``, ``themes``, ``groups``, ``watches``.
+Ids are ``[a-z0-9][a-z0-9_-]*`` and unique per kind across all files (a group id may not be
+an actor id as well: both are written ``@id``). The JSON Schema is
 ``rules/schema.json`` (the same file as ``monitor/rules/schema.json``); unknown keys are
 errors. Every error is reported as ``file:line:column: message``.
 
@@ -28,6 +29,10 @@ errors. Every error is reported as ``file:line:column: message``.
       - id: ceasefire             # required
         name: Ceasefire and truce
         terms: [ceasefire, cease-fire, truce, "humanitarian pause*"]   # required
+    groups:
+      - id: russian-side          # required
+        name: The Russian state and its voices
+        members: ["@russia", "@kremlin", "@russian-officials"]   # required: @actor, @group, #theme
     watches:
       - id: russia-hamas-contacts # required
         title: Russia–Hamas contacts          # default: the id
@@ -49,6 +54,11 @@ errors. Every error is reported as ``file:line:column: message``.
 * **exclude** — patterns whose occurrences cancel any alias occurrence of this actor that they
   overlap (same field, overlapping words): "Moscow, Idaho" cancels the "Moscow" inside it
   but not a separate "Moscow" elsewhere in the item.
+* **groups** — a name for an OR that many watches share: ``@russian-side`` in a query is
+  ``(@russia OR @kremlin OR @russian-officials)``. Members are ``@actor``, ``#theme`` or
+  other ``@group`` references (no cycles); the loader writes the OR out in every query that
+  uses the group, so hits still name the actor that matched. Add a new official to the group
+  once instead of to every query.
 * **examples** — a string is an item *title*; a mapping may give ``title``, ``body``,
   ``source``, ``url``, ``lang``. ``monitor rules test`` checks each example against its own
   watch.
@@ -112,12 +122,13 @@ Query language
 * ``word``, ``"exact phrase"``, ``sanction*``, ``"humanitarian pause*"``, ``Лавров~`` — patterns
   as above (a bare ``cease-fire`` is the phrase "cease fire").
 * ``@actor`` — any alias of the actor, with its weak-alias and exclude rules.
-  ``#theme`` — any term of the theme.
+  ``#theme`` — any term of the theme. ``@group`` — any of the group's members.
 * ``A NEAR/n B`` — an occurrence of A and one of B in the same field (title or body), in
   either order, at most n words apart: counting from the last word of the first to the first
   word of the second, "A B" is 1 apart and "A x y B" is 3 apart (1 ≤ n ≤ 50, so NEAR/1 means
   adjacent). Overlapping occurrences count; an occurrence is never paired with itself.
-  Operands: a pattern, ``@actor``, ``#theme`` or a parenthesised OR-group of those. NEAR
+  Operands: a pattern, ``@actor``, ``@group``, ``#theme`` or a parenthesised OR-group of
+  those. NEAR
   binds tighter than AND/OR/NOT and does not chain.
 * Field scopes: ``title:X``, ``body:X`` (summary and content) — X is a pattern, reference or
   parenthesised group; scopes do not nest. ``source:X`` / ``site:X`` — the item's source
@@ -170,6 +181,7 @@ from monitor.rules.model import (
     Alias,
     ContextTerm,
     Example,
+    Group,
     Origin,
     RuleSet,
     Theme,
@@ -186,6 +198,7 @@ __all__ = [
     "Document",
     "Example",
     "ExampleFailure",
+    "Group",
     "Hit",
     "MatchStats",
     "Matcher",

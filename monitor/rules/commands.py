@@ -55,7 +55,8 @@ def validate_command(paths: tuple[Path, ...]) -> None:
         click.echo(f"{len(errors)} problem{'s' if len(errors) != 1 else ''} found", err=True)
         sys.exit(2)
     assert ruleset is not None
-    click.echo(f"ok: {len(ruleset.actors)} actors, {len(ruleset.themes)} themes, "
+    groups = f"{len(ruleset.groups)} groups, " if ruleset.groups else ""
+    click.echo(f"ok: {len(ruleset.actors)} actors, {len(ruleset.themes)} themes, {groups}"
                f"{len(ruleset.watches)} watches")
 
 

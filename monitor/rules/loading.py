@@ -3,7 +3,8 @@
 Loading is three passes: each file is parsed with node positions kept and checked against
 the JSON Schema (`schema.json`, also shipped as rules/schema.json for editors); its entries
 are turned into Actor/Theme/Watch objects (patterns and queries parsed); then the whole set is
-checked across files (duplicate ids, unknown @actor/#theme references, context cycles).
+checked across files (duplicate ids, unknown @actor/#theme references, context and group
+cycles), and each watch's `@group` references are expanded into the OR of their members.
 Errors inside a query or pattern point at the character within the YAML scalar.
 """
 
@@ -14,7 +15,7 @@ import gc
 import json
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,13 +28,22 @@ from monitor.rules.model import (
     Alias,
     ContextTerm,
     Example,
+    Group,
     Origin,
     RuleSet,
     Theme,
     Watch,
 )
 from monitor.rules.patterns import Pattern, PatternError, parse_pattern
-from monitor.rules.query import ID_RE, ActorRef, QueryError, ThemeRef, parse_query, walk
+from monitor.rules.query import (
+    ID_RE,
+    ActorRef,
+    QueryError,
+    ThemeRef,
+    expand_refs,
+    parse_query,
+    walk,
+)
 
 if TYPE_CHECKING:
     import jsonschema
@@ -42,7 +52,8 @@ logger = logging.getLogger(__name__)
 
 RULE_SUFFIXES = (".yaml", ".yml")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_SECTION_NOUNS = {"actors": "actor", "themes": "theme", "watches": "watch"}
+_SECTION_NOUNS = {"actors": "actor", "themes": "theme", "groups": "group", "watches": "watch"}
+_SECTIONS = tuple(_SECTION_NOUNS)
 
 
 def load_schema() -> dict[str, Any]:
@@ -214,7 +225,7 @@ def _scalar_index(text: str, node: yaml.Node, offset: int) -> int:
 class _Built:
     """An entry turned into an object, with where it came from; `ok` once it has no error."""
 
-    obj: Any           # Actor | Theme | Watch
+    obj: Any           # Actor | Theme | Group | Watch
     source: _Source
     node: yaml.Node
     ok: bool
@@ -228,10 +239,13 @@ class _Context:
     # Built entries, valid or not (invalid ones still take part in the cross-file checks so
     # that one run reports everything) and left out of the RuleSet.
     built: dict[str, list[_Built]] = field(default_factory=lambda: {
-        "actors": [], "themes": [], "watches": []})
+        section: [] for section in _SECTIONS})
     # Every (id, origin) seen per section, built or not: for duplicate and reference checks.
     ids: dict[str, list[tuple[str, Origin]]] = field(default_factory=lambda: {
-        "actors": [], "themes": [], "watches": []})
+        section: [] for section in _SECTIONS})
+    # group id → its members with nested groups expanded ("@actor", "#theme"), for the
+    # groups that are valid; filled by the cross-file checks.
+    expansions: dict[str, tuple[str, ...]] = field(default_factory=dict)
     file_index: int = 0
     file_indices: dict[str, int] = field(default_factory=dict)
 
@@ -273,14 +287,15 @@ def _load_files(paths: Iterable[Path | str]) -> tuple[RuleSet, list[RuleError]]:
     ruleset = RuleSet(
         actors=tuple(b.obj for b in ctx.built["actors"] if b.ok),
         themes=tuple(b.obj for b in ctx.built["themes"] if b.ok),
-        watches=tuple(b.obj for b in ctx.built["watches"] if b.ok),
+        watches=tuple(_expanded(b.obj, ctx.expansions) for b in ctx.built["watches"] if b.ok),
         files=tuple(str(p) for p in files),
+        groups=tuple(b.obj for b in ctx.built["groups"] if b.ok),
     )
     ordered = sorted(ctx.errors, key=lambda item: (item[0], item[1].line or 0,
                                                    item[1].column or 0))
-    logger.debug("loaded %d actors, %d themes, %d watches from %d files (%d errors)",
-                 len(ruleset.actors), len(ruleset.themes), len(ruleset.watches), len(files),
-                 len(ordered))
+    logger.debug("loaded %d actors, %d themes, %d groups, %d watches from %d files "
+                 "(%d errors)", len(ruleset.actors), len(ruleset.themes), len(ruleset.groups),
+                 len(ruleset.watches), len(files), len(ordered))
     return ruleset, [exc for _i, exc in ordered]
 
 
@@ -461,7 +476,7 @@ def _build_entries(source: _Source, data: dict[str, Any], broken: set[tuple[str,
     if not isinstance(data, dict):
         return
     for section, builder in (("actors", _build_actor), ("themes", _build_theme),
-                             ("watches", _build_watch)):
+                             ("groups", _build_group), ("watches", _build_watch)):
         entries = data.get(section)
         if not isinstance(entries, list) or (section, -1) in broken:
             continue
@@ -562,6 +577,28 @@ def _build_theme(entry: dict[str, Any], node: yaml.Node, source: _Source,
     )
 
 
+def _build_group(entry: dict[str, Any], node: yaml.Node, source: _Source,
+                 ctx: _Context) -> Group | None:
+    members = tuple(entry["members"])
+    origins = tuple(source.origin(source.node_at(["members", i], start=node))
+                    for i in range(len(members)))
+    return Group(
+        id=entry["id"],
+        name=entry.get("name", entry["id"]),
+        members=members,
+        member_origins=origins,
+        description=entry.get("description", ""),
+        origin=source.origin(source.node_at(["id"], start=node)),
+    )
+
+
+def _expanded(watch: Watch, expansions: dict[str, tuple[str, ...]]) -> Watch:
+    """The watch with its @group references written out as ORs of their members."""
+    if not any(isinstance(p, ActorRef) and p.id in expansions for p in walk(watch.expr)):
+        return watch
+    return replace(watch, expr=expand_refs(watch.expr, expansions))
+
+
 def _build_watch(entry: dict[str, Any], node: yaml.Node, source: _Source,
                  ctx: _Context) -> Watch | None:
     query_node = source.node_at(["query"], start=node)
@@ -599,7 +636,7 @@ def _build_watch(entry: dict[str, Any], node: yaml.Node, source: _Source,
 # --- pass 3: across files --------------------------------------------------------------------
 
 def _check_across_files(ctx: _Context) -> None:
-    for section in ("actors", "themes", "watches"):
+    for section in _SECTIONS:
         first: dict[str, Origin] = {}
         noun = _SECTION_NOUNS[section]
         duplicates: set[tuple[str, str, int, int]] = set()
@@ -616,6 +653,15 @@ def _check_across_files(ctx: _Context) -> None:
                 built.ok = False
     actor_ids = {ident for ident, _o in ctx.ids["actors"]}
     theme_ids = {ident for ident, _o in ctx.ids["themes"]}
+    group_ids = {ident for ident, _o in ctx.ids["groups"]}
+    for ident, origin in ctx.ids["groups"]:
+        if ident in actor_ids:
+            _error_at(ctx, f"group id '{ident}' is also an actor id: '@{ident}' in a query "
+                      "would be ambiguous; rename one of them", origin)
+            for built in ctx.built["groups"]:
+                if built.obj.id == ident:
+                    built.ok = False
+    _check_groups(ctx, actor_ids, theme_ids, group_ids)
     for built in ctx.built["actors"]:
         actor = built.obj
         for term in actor.context:
@@ -628,11 +674,13 @@ def _check_across_files(ctx: _Context) -> None:
                           f"'{actor.id}'{_suggest(term.ref, theme_ids)}", term.origin)
                 built.ok = False
     _check_context_cycles(ctx)
+    referable = actor_ids | group_ids
     for built in ctx.built["watches"]:
         watch = built.obj
         for part in walk(watch.expr):
-            if isinstance(part, ActorRef) and part.id not in actor_ids:
-                _error_at(ctx, f"unknown actor '@{part.id}'{_suggest(part.id, actor_ids)}",
+            if isinstance(part, ActorRef) and part.id not in referable:
+                _error_at(ctx, f"unknown actor or group '@{part.id}'"
+                          f"{_suggest(part.id, referable)}",
                           _query_origin(built.source, built.node, part.offset))
                 built.ok = False
             elif isinstance(part, ThemeRef) and part.id not in theme_ids:
@@ -646,11 +694,91 @@ def _check_across_files(ctx: _Context) -> None:
         if any(t.kind == "actor" and t.ref not in good_actors
                or t.kind == "theme" and t.ref not in good_themes for t in built.obj.context):
             built.ok = False
+    _resolve_groups(ctx, good_actors, good_themes)
+    good_refs = good_actors | set(ctx.expansions)
     for built in ctx.built["watches"]:
-        if any(isinstance(p, ActorRef) and p.id not in good_actors
+        if any(isinstance(p, ActorRef) and p.id not in good_refs
                or isinstance(p, ThemeRef) and p.id not in good_themes
                for p in walk(built.obj.expr)):
             built.ok = False
+
+
+def _check_groups(ctx: _Context, actor_ids: set[str], theme_ids: set[str],
+                  group_ids: set[str]) -> None:
+    """Every member of a group must be a known actor, theme or group, without cycles."""
+    for built in ctx.built["groups"]:
+        group = built.obj
+        for member, origin in zip(group.members, group.member_origins, strict=True):
+            ident = member[1:]
+            if member[0] == "#":
+                if ident not in theme_ids:
+                    _error_at(ctx, f"unknown theme '{member}' in group '{group.id}'"
+                              f"{_suggest(ident, theme_ids)}", origin)
+                    built.ok = False
+            elif ident not in actor_ids and ident not in group_ids:
+                _error_at(ctx, f"unknown actor or group '{member}' in group '{group.id}'"
+                          f"{_suggest(ident, actor_ids | group_ids)}", origin)
+                built.ok = False
+    graph = {b.obj.id: b.obj for b in ctx.built["groups"]}
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+
+    def visit(group_id: str, trail: list[str]) -> None:
+        state[group_id] = 1
+        trail = trail + [group_id]
+        group = graph[group_id]
+        for member, origin in zip(group.members, group.member_origins, strict=True):
+            ref = member[1:]
+            if member[0] != "@" or ref not in graph:
+                continue
+            if state.get(ref) == 1:
+                loop = trail[trail.index(ref):] + [ref]
+                _error_at(ctx, "groups contain each other in a cycle: "
+                          + " → ".join(f"@{g}" for g in loop), origin)
+                for built in ctx.built["groups"]:
+                    if built.obj.id in loop:
+                        built.ok = False
+            elif state.get(ref) is None:
+                visit(ref, trail)
+        state[group_id] = 2
+
+    for group_id in graph:
+        if group_id not in state:
+            visit(group_id, [])
+
+
+def _resolve_groups(ctx: _Context, good_actors: set[str], good_themes: set[str]) -> None:
+    """Fill `ctx.expansions` for the groups whose members are all valid (nested groups
+    expanded, each reference once, in the order written)."""
+    groups = {b.obj.id: b for b in ctx.built["groups"]}
+    resolved: dict[str, tuple[str, ...] | None] = {}
+
+    def resolve(group_id: str) -> tuple[str, ...] | None:
+        if group_id in resolved:
+            return resolved[group_id]
+        resolved[group_id] = None  # a cycle guard; cycles are reported by _check_groups
+        built = groups[group_id]
+        out: dict[str, None] = {}
+        ok = built.ok
+        for member in built.obj.members:
+            ident = member[1:]
+            if member[0] == "#":
+                ok = ok and ident in good_themes
+                out[member] = None
+            elif ident in groups:
+                nested = resolve(ident)
+                ok = ok and nested is not None
+                out.update(dict.fromkeys(nested or ()))
+            else:
+                ok = ok and ident in good_actors
+                out[member] = None
+        built.ok = ok
+        resolved[group_id] = tuple(out) if ok else None
+        return resolved[group_id]
+
+    for group_id in groups:
+        members = resolve(group_id)
+        if members is not None:
+            ctx.expansions[group_id] = members
 
 
 def _query_origin(source: _Source, watch_node: yaml.Node, offset: int) -> Origin:

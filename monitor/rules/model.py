@@ -64,6 +64,19 @@ class Theme:
 
 
 @dataclass(frozen=True, slots=True)
+class Group:
+    """A named OR of actors, themes and other groups: `@id` in a query stands for
+    (@a OR #b OR …). The loader expands it in every watch's query."""
+
+    id: str
+    name: str
+    members: tuple[str, ...]          # "@actor", "@group" or "#theme", as written
+    member_origins: tuple[Origin, ...]
+    description: str
+    origin: Origin
+
+
+@dataclass(frozen=True, slots=True)
 class Example:
     """An item a watch must (`expect_match`) or must not match, for `monitor rules test`."""
 
@@ -103,6 +116,7 @@ class RuleSet:
     themes: tuple[Theme, ...]
     watches: tuple[Watch, ...]
     files: tuple[str, ...] = field(default=())
+    groups: tuple[Group, ...] = field(default=())
 
     @cached_property
     def actor_by_id(self) -> dict[str, Actor]:
@@ -111,6 +125,10 @@ class RuleSet:
     @cached_property
     def theme_by_id(self) -> dict[str, Theme]:
         return {theme.id: theme for theme in self.themes}
+
+    @cached_property
+    def group_by_id(self) -> dict[str, Group]:
+        return {group.id: group for group in self.groups}
 
     @cached_property
     def watch_by_id(self) -> dict[str, Watch]:

@@ -468,3 +468,40 @@ def walk(expr: Expr) -> Iterator[Expr]:
     yield expr
     for child in _children(expr):
         yield from walk(child)
+
+
+def expand_refs(expr: Expr, expansions: dict[str, tuple[str, ...]]) -> Expr:
+    """`expr` with every `@id` that `expansions` knows replaced by the OR of its members.
+
+    `expansions` maps a group id to its members as resolved references ("@actor",
+    "#theme"; nested groups already expanded). A group inside an OR is spliced into it, so
+    `@a NEAR/5 (@group OR @b)` stays a NEAR of plain OR-groups. Offsets of the new
+    references are the group reference's, so messages point at what the operator wrote.
+    """
+    if isinstance(expr, ActorRef):
+        members = expansions.get(expr.id)
+        if members is None:
+            return expr
+        refs = tuple(_member_ref(member, expr.offset) for member in members)
+        return refs[0] if len(refs) == 1 else Or(refs, expr.offset)
+    if isinstance(expr, (And, Or)):
+        children: list[Expr] = []
+        for child in expr.children:
+            new = expand_refs(child, expansions)
+            if isinstance(expr, Or) and isinstance(new, Or) and new is not child:
+                children.extend(new.children)
+            else:
+                children.append(new)
+        return type(expr)(tuple(children), expr.offset)
+    if isinstance(expr, Not):
+        return Not(expand_refs(expr.child, expansions), expr.offset)
+    if isinstance(expr, Near):
+        return Near(expand_refs(expr.left, expansions), expand_refs(expr.right, expansions),
+                    expr.distance, expr.offset)
+    if isinstance(expr, Field):
+        return Field(expr.field, expand_refs(expr.child, expansions), expr.offset)
+    return expr
+
+
+def _member_ref(member: str, offset: int) -> Expr:
+    return ActorRef(member[1:], offset) if member[0] == "@" else ThemeRef(member[1:], offset)
