@@ -192,6 +192,3 @@ def test_html_digest_renders_in_headless_chromium(tmp_path: Path) -> None:
         for story in section.stories:
             assert story.title in rendered
     assert "<script" not in dom.stdout
-    # Set MONITOR_DEMO_PNG=docs/demo-digest.png to refresh the screenshot in the docs.
-    if target := os.environ.get("MONITOR_DEMO_PNG"):
-        shutil.copyfile(png, target)
