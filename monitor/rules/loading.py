@@ -719,31 +719,13 @@ def _check_groups(ctx: _Context, actor_ids: set[str], theme_ids: set[str],
                 _error_at(ctx, f"unknown actor or group '{member}' in group '{group.id}'"
                           f"{_suggest(ident, actor_ids | group_ids)}", origin)
                 built.ok = False
-    graph = {b.obj.id: b.obj for b in ctx.built["groups"]}
-    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
-
-    def visit(group_id: str, trail: list[str]) -> None:
-        state[group_id] = 1
-        trail = trail + [group_id]
-        group = graph[group_id]
-        for member, origin in zip(group.members, group.member_origins, strict=True):
-            ref = member[1:]
-            if member[0] != "@" or ref not in graph:
-                continue
-            if state.get(ref) == 1:
-                loop = trail[trail.index(ref):] + [ref]
-                _error_at(ctx, "groups contain each other in a cycle: "
-                          + " → ".join(f"@{g}" for g in loop), origin)
-                for built in ctx.built["groups"]:
-                    if built.obj.id in loop:
-                        built.ok = False
-            elif state.get(ref) is None:
-                visit(ref, trail)
-        state[group_id] = 2
-
-    for group_id in graph:
-        if group_id not in state:
-            visit(group_id, [])
+    edges = {b.obj.id: [(m[1:], o) for m, o in zip(b.obj.members, b.obj.member_origins,
+                                                    strict=True) if m[0] == "@"]
+             for b in ctx.built["groups"]}
+    looped = _report_cycles(ctx, edges, "groups contain each other in a cycle")
+    for built in ctx.built["groups"]:
+        if built.obj.id in looped:
+            built.ok = False
 
 
 def _resolve_groups(ctx: _Context, good_actors: set[str], good_themes: set[str]) -> None:
@@ -800,23 +782,31 @@ def _error_at(ctx: _Context, message: str, origin: Origin) -> None:
 
 def _check_context_cycles(ctx: _Context) -> None:
     """An actor's weak aliases may depend on another actor, but not in a circle."""
-    graph = {b.obj.id: [t for t in b.obj.context if t.kind == "actor"]
+    edges = {b.obj.id: [(t.ref or "", t.origin) for t in b.obj.context if t.kind == "actor"]
              for b in ctx.built["actors"]}
-    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    _report_cycles(ctx, edges, "context references form a cycle")
 
-    def visit(actor_id: str, trail: list[str]) -> None:
-        state[actor_id] = 1
-        trail = trail + [actor_id]
-        for term in graph.get(actor_id, []):
-            ref = term.ref or ""
+
+def _report_cycles(ctx: _Context, edges: dict[str, list[tuple[str, Origin]]],
+                   message: str) -> set[str]:
+    """Report each cycle in `edges` (id → the ids it refers to, with where) at the reference
+    that closes it; return the ids on a cycle."""
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    looped: set[str] = set()
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        trail = trail + [node]
+        for ref, origin in edges.get(node, []):
             if state.get(ref) == 1:
                 loop = trail[trail.index(ref):] + [ref]
-                _error_at(ctx, "context references form a cycle: "
-                          + " → ".join(f"@{a}" for a in loop), term.origin)
-            elif state.get(ref) is None and ref in graph:
+                looped.update(loop)
+                _error_at(ctx, f"{message}: " + " → ".join(f"@{n}" for n in loop), origin)
+            elif state.get(ref) is None and ref in edges:
                 visit(ref, trail)
-        state[actor_id] = 2
+        state[node] = 2
 
-    for actor_id in graph:
-        if actor_id not in state:
-            visit(actor_id, [])
+    for node in edges:
+        if node not in state:
+            visit(node, [])
+    return looped
