@@ -306,6 +306,7 @@ def test_a_watch_whose_required_terms_are_absent_is_not_evaluated(tmp_path):
     assert matches(m, "Hamas delegation in Moscow") == ["hamas-russia"]
     assert m.stats.evaluated == 1      # iran-war was never looked at
 
+
 def test_plausible_lists_what_the_prefilter_lets_through(tmp_path):
     m = matcher_for(tmp_path, """\
   - id: hamas-russia
@@ -324,7 +325,6 @@ def test_plausible_lists_what_the_prefilter_lets_through(tmp_path):
     doc = Document("d", "Lavrov on Hamas in Moscow", "")
     assert m.plausible(doc) == ["hamas-russia", "lavrov-near"]
     assert matches(m, doc.title) == ["hamas-russia", "lavrov-near"]
-
 
 
 def test_cost_follows_the_watches_an_item_can_match_not_the_rule_count(tmp_path):

@@ -299,8 +299,13 @@ themes:
 """
 
 
+def with_groups(tmp_path: Path, rest: str) -> Path:
+    """A rule file of GROUP_ACTORS followed by `rest` (groups and watches)."""
+    return write(tmp_path, GROUP_ACTORS + rest)
+
+
 def test_a_group_stands_for_the_or_of_its_members_nested_groups_included(tmp_path):
-    path = write(tmp_path, GROUP_ACTORS + """\
+    path = with_groups(tmp_path, """\
 groups:
   - id: officials
     members: ["@kremlin", "@lavrov"]
@@ -324,7 +329,7 @@ watches:
 
 
 def test_a_group_inside_an_or_is_spliced_into_it(tmp_path):
-    path = write(tmp_path, GROUP_ACTORS + """\
+    path = with_groups(tmp_path, """\
 groups:
   - {id: both, members: ["@russia", "#war"]}
 watches:
@@ -335,7 +340,7 @@ watches:
 
 
 def test_group_errors_name_the_member_and_keep_the_watch_out(tmp_path):
-    path = write(tmp_path, GROUP_ACTORS + """\
+    path = with_groups(tmp_path, """\
 groups:
   - id: side
     members: ["@russia", "@kremlim", "#wars"]
@@ -358,7 +363,7 @@ watches:
 
 
 def test_groups_may_not_contain_each_other_in_a_cycle(tmp_path):
-    path = write(tmp_path, GROUP_ACTORS + """\
+    path = with_groups(tmp_path, """\
 groups:
   - {id: a, members: ["@russia", "@b"]}
   - {id: b, members: ["@a"]}
@@ -371,7 +376,7 @@ watches:
 
 
 def test_a_group_matches_what_its_members_match(tmp_path):
-    path = write(tmp_path, GROUP_ACTORS + """\
+    path = with_groups(tmp_path, """\
 groups:
   - {id: side, members: ["@russia", "@kremlin"]}
 watches:

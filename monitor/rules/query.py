@@ -488,7 +488,7 @@ def expand_refs(expr: Expr, expansions: dict[str, tuple[str, ...]]) -> Expr:
         children: list[Expr] = []
         for child in expr.children:
             new = expand_refs(child, expansions)
-            if isinstance(expr, Or) and isinstance(new, Or) and new is not child:
+            if isinstance(expr, Or) and isinstance(new, Or):
                 children.extend(new.children)
             else:
                 children.append(new)
