@@ -15,7 +15,9 @@ pyahocorasick automaton of the same keys, `iter()` over the already folded texts
 else), their ratio, the prefilter alone (`Matcher.plausible`: folding, scanning and the
 required-term checks, no query decided and no hit built), parse seconds (building the
 RuleSet in memory), compile seconds, peak RSS, and up to 10,000 watches the seconds
-`load_rules` takes for the same rules as YAML.
+`load_rules` takes for the same rules as YAML. Before and after the sizes, a fixed pure-Python
+workload is timed (`machine`): absolute figures are only comparable between runs whose
+machine ran that workload at about the same speed.
 
     .venv/bin/python bench/match.py            # 100, 1k, 10k, 100k watches
     .venv/bin/python bench/match.py --quick    # 100 and 1k watches, 300 items
@@ -460,6 +462,25 @@ def run_size(size: int, item_count: int, seed: int) -> dict[str, object]:
     }
 
 
+def python_speed_ms() -> float:
+    """Milliseconds for a fixed pure-Python workload (dicts, sets, tuples, strings: what the
+    matcher spends its time on), best of five. Absolute figures such as items/s move with the
+    machine: the same code on the same kind of machine has measured 2.3x apart on two days.
+    This figure, taken before and after the sizes run, says how fast the machine was."""
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        table: dict[int, tuple[int, str]] = {}
+        seen: set[int] = set()
+        for i in range(100_000):
+            table[i & 1023] = (i, str(i))
+            seen.add(i % 511)
+            if f" {i & 63} " in " 1 2 3 ":
+                seen.discard(i % 7)
+        best = min(best, time.perf_counter() - started)
+    return round(1000 * best, 1)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small run: 100 and 1k watches")
@@ -474,6 +495,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     sizes = tuple(int(s) for s in args.sizes.split(",")) if args.sizes else \
         (QUICK_SIZES if args.quick else SIZES)
+    speed_before = python_speed_ms()
     results = []
     for size in sizes:
         out = subprocess.run(
@@ -505,8 +527,9 @@ def main(argv: list[str] | None = None) -> int:
             # what is left of the 3x budget for deciding the candidates and building hits.
             goals[f"prefilter_{name}_vs_match"] = round(
                 b["prefilter_ms_per_item"] / a["ms_per_item"], 2)
-    print(json.dumps({"python": sys.version.split()[0], "seed": args.seed, "sizes": results,
-                      "goals": goals}, indent=2))
+    machine = {"python_speed_ms_before": speed_before, "python_speed_ms_after": python_speed_ms()}
+    print(json.dumps({"python": sys.version.split()[0], "seed": args.seed, "machine": machine,
+                      "sizes": results, "goals": goals}, indent=2))
     return 0
 
 
