@@ -465,8 +465,8 @@ def run_size(size: int, item_count: int, seed: int) -> dict[str, object]:
 def python_speed_ms() -> float:
     """Milliseconds for a fixed pure-Python workload (dicts, sets, tuples, strings: what the
     matcher spends its time on), best of five. Absolute figures such as items/s move with the
-    machine: the same code on this kind of machine has measured twice as fast one run as another.
-    This figure, taken before and after the sizes run, says how fast the machine was."""
+    machine: the same code on this kind of machine has run twice as fast in one session as in
+    another. This figure, taken before and after the sizes, says how fast the machine was."""
     best = float("inf")
     for _ in range(5):
         started = time.perf_counter()
