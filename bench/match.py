@@ -17,7 +17,8 @@ required-term checks, no query decided and no hit built), parse seconds (buildin
 RuleSet in memory), compile seconds, peak RSS, and up to 10,000 watches the seconds
 `load_rules` takes for the same rules as YAML. Before and after the sizes, a fixed pure-Python
 workload is timed (`machine`): absolute figures are only comparable between runs whose
-machine ran that workload at about the same speed.
+machine ran that workload at about the same speed. `bench/match_instructions.py` counts the
+instructions of the same passes instead, which do not move with the machine.
 
     .venv/bin/python bench/match.py            # 100, 1k, 10k, 100k watches
     .venv/bin/python bench/match.py --quick    # 100 and 1k watches, 300 items

@@ -111,7 +111,7 @@ def test_three_workers_share_feeds_and_survive_a_killed_worker(pg_database: str,
         starts.sort()
         gaps = [b - a for a, b in zip(starts, starts[1:])]
         # One worker at a time, once per interval (jitter ±10 %); never two polls at once.
-        assert min(gaps) >= INTERVAL * 0.85, (path, gaps)
+        assert min(gaps) >= INTERVAL * 0.85, (path, gaps, [round(s - killed_at, 2) for s in starts])
         # The killed worker's feeds came back within the lease (plus an interval and a tick).
         assert any(s > killed_at + LEASE + 1 for s in starts), (path, starts, killed_at)
     from monitor.models import Delivery, Digest, DigestHit, Hit
