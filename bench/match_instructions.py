@@ -3,13 +3,14 @@
 `bench/match.py` times the matcher in seconds, and seconds on a shared machine move: the
 same code has measured 8,750 and 4,300 items/s at 10,000 watches on the same day. Instruction
 counts do not move: valgrind's callgrind counts the instructions a pass executes, and the
-same pass gives the same count to within 0.1% whatever else the machine is doing. So this
+same pass gives the same count to about 0.1% whatever else the machine is doing. So this
 script gives the growth figures ("100× more rules for less than 3× the time") a value that
 any run reproduces.
 
 What counts cannot see: cache, TLB and branch misses. Those grow with the heap (100,000
-watches take about 700 MB), so wall time grows faster than these counts — on the machines
-measured so far about twice as fast between 1k and 100k watches. Read both.
+watches take about 700 MB), so wall time grows faster than these counts: between 1k and
+100k watches, 5.7–9.2× in seconds against 3.8–4.1× in instructions on the hosts measured so
+far, and the bare scan 2.2–3.9× in seconds against 1.2× in instructions. Read both.
 
 The rules and items are those of `bench/match.py` (same generator, same seed). Each size runs
 in its own process under `valgrind --tool=callgrind --instr-atstart=no`: generating and
