@@ -240,7 +240,8 @@ PROBES = REPO / "bench" / "probes"
 # recall with two more misses.
 PROBE_FIGURES = [("a-near-misses", 107, 9, 7), ("b-near-misses", 96, 13, 0),
                  ("c-three-weeks", 41, 0, 1), ("d-four-weeks", 40, 0, 3),
-                 ("e-other-weeks", 43, 4, 0), ("f-multilingual", 102, 2, 0)]
+                 ("e-other-weeks", 43, 4, 0), ("f-multilingual", 102, 2, 0),
+                 ("g-headlines", 67, 3, 2)]
 
 
 @pytest.mark.parametrize("name, tp, fp, fn", PROBE_FIGURES)
