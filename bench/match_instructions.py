@@ -40,10 +40,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import ahocorasick  # noqa: E402
-
 import match as bench  # noqa: E402  (bench/match.py: the generators)
-from monitor.rules import compile_rules, fold_text  # noqa: E402
+from monitor.rules import compile_rules  # noqa: E402
 
 ITEMS = 300  # instructions per item settle well before this; callgrind runs ~50x slower
 PASSES = ("match", "prefilter", "raw_scan")
@@ -57,11 +55,7 @@ def child(size: int, item_count: int, seed: int) -> None:
     themes = bench.make_themes(rng)
     docs = bench.make_items(item_count, entities, seed)
     matcher = compile_rules(bench.make_ruleset(size, entities, themes, seed))
-    raw = ahocorasick.Automaton(ahocorasick.STORE_INTS)
-    for i, key in enumerate(dict.fromkeys(matcher.automaton_keys())):
-        raw.add_word(key, i)
-    raw.make_automaton()
-    folded = [fold_text(d.title).text for d in docs] + [fold_text(d.body).text for d in docs]
+    raw, folded = bench.bare_scan_setup(matcher.automaton_keys(), docs)
     hits = 0
 
     def match_pass() -> None:
@@ -159,7 +153,7 @@ def measure(size: int, item_count: int, seed: int) -> dict[str, object]:
 def growth(by_size: dict[int, dict[str, object]]) -> dict[str, object]:
     """The "100x more rules" pairs in instructions, with what each pair is up against."""
     out: dict[str, object] = {}
-    for small, large, name in ((1_000, 100_000, "1k_to_100k"), (100, 10_000, "100_to_10k")):
+    for small, large, name in bench.GROWTH_PAIRS:
         if small in by_size and large in by_size:
             a, b = by_size[small], by_size[large]
             ratio = b["instructions_per_item"] / a["instructions_per_item"]  # type: ignore[operator]
