@@ -238,9 +238,9 @@ PROBES = REPO / "bench" / "probes"
 # (set, tp, fp, fn) when the sets were shipped (bench/probes/README.md). A floor allows two
 # more errors of each kind, as for news-dev: precision with two more false positives,
 # recall with two more misses.
-PROBE_FIGURES = [("a-near-misses", 107, 9, 7), ("b-near-misses", 96, 13, 0),
+PROBE_FIGURES = [("a-near-misses", 107, 7, 7), ("b-near-misses", 96, 10, 0),
                  ("c-three-weeks", 41, 0, 1), ("d-four-weeks", 40, 0, 3),
-                 ("e-other-weeks", 43, 4, 0), ("f-multilingual", 102, 2, 0),
+                 ("e-other-weeks", 43, 3, 0), ("f-multilingual", 102, 2, 0),
                  ("g-headlines", 67, 3, 2)]
 
 

@@ -13,7 +13,6 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
