@@ -110,6 +110,11 @@ elided "l’"/"d’" before a word is a separate word ("l’Iran" → "l Iran");
 invisible format characters are removed; hyphens, dashes and every other non-letter,
 non-digit character separate words. See `monitor.rules.folding`.
 
+Wire datelines at the start of the body or of one of its lines ("MOSCOW, Oct 9 (Reuters) -",
+"МОСКВА, 1 ноября. /ТАСС/.", "Москва. 30 июля. INTERFAX.RU -") are not read: they name where
+and by whom a story was filed, and Russian agencies date every story from Moscow. Only an
+agency credit in its usual form makes a dateline; see `monitor.rules.datelines`.
+
 Query language
 ==============
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import NamedTuple
 
+from monitor.rules.datelines import blank_datelines
 from monitor.rules.evaluation import (
     ALL_FIELDS,
     FIELD_BITS,
@@ -228,7 +229,8 @@ class Matcher:
     def _scan(self, doc: Document) -> ItemState | None:
         table = self._table
         title = fold_text(doc.title) if doc.title else _EMPTY
-        body = fold_text(doc.body) if doc.body else _EMPTY
+        # A wire dateline names where and by whom a story was filed, not who is in it.
+        body = fold_text(blank_datelines(doc.body)) if doc.body else _EMPTY
         fields = (title, body)
         hits = (table.scan(title.text) if doc.title else [],
                 table.scan(body.text) if doc.body else [])
