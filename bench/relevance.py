@@ -6,7 +6,8 @@
 The corpus is a directory with `items.jsonl` (feed items: id, title, summary, url, source)
 and `labels.jsonl` (id, label yes|no|maybe, category 1-5, reason); items without a label line
 are "no", and "maybe" items are left out of precision and recall. Every item is matched on
-its title and its summary with the HTML stripped, as the daemon would see it.
+its title and its summary (and `content`, where an item has one) with the HTML stripped, as
+the daemon would see it.
 
 Prints one JSON object: precision, recall, f1, the confusion counts, hits per watch (with how
 many of them were true positives) and recall per label category. `--show fp` (or fn, tp,
@@ -87,10 +88,13 @@ def read_corpus(corpus: Path) -> tuple[list[dict[str, Any]], dict[str, dict[str,
 
 
 def to_document(item: dict[str, Any]) -> Document:
-    """The matcher's view of a corpus item: title and tag-free summary."""
+    """The matcher's view of a corpus item: title, and tag-free summary and content (the
+    full text some feeds carry), joined as `monitor match` joins them."""
+    parts = [html_to_text(str(item.get(key) or "")) for key in ("summary", "content")]
     return Document(id=item["id"], title=item.get("title") or "",
-                    body=html_to_text(item.get("summary") or ""),
-                    source=item.get("source"), url=item.get("url") or item.get("id"))
+                    body="\n\n".join(part for part in parts if part),
+                    source=item.get("source"), url=item.get("url") or item.get("id"),
+                    lang=item.get("lang"))
 
 
 def judge(rules: Path, corpus: Path) -> list[Judged]:
