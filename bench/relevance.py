@@ -1,7 +1,7 @@
 """Measure a rule set against labelled news: precision and recall of "the item got a hit".
 
     python bench/relevance.py [--rules rules/] [--corpus ../shared/corpora/news-dev]
-                              [--show fp|fn|tp|maybe]
+                              [--show fp|fn|tp|maybe] [--content-words N]
 
 The corpus is a directory with `items.jsonl` (feed items: id, title, summary, url, source)
 and `labels.jsonl` (id, label yes|no|maybe, category 1-5, reason); items without a label line
@@ -87,24 +87,27 @@ def read_corpus(corpus: Path) -> tuple[list[dict[str, Any]], dict[str, dict[str,
     return items, labels
 
 
-def to_document(item: dict[str, Any]) -> Document:
+def to_document(item: dict[str, Any], content_words: int | None = None) -> Document:
     """The matcher's view of a corpus item: title, and tag-free summary and content (the
-    full text some feeds carry), joined as `monitor match` joins them."""
+    full text some feeds carry), joined as `monitor match` joins them. With `content_words`,
+    only the content's first that many words (its lead): what-if figures for full text."""
     parts = [html_to_text(str(item.get(key) or "")) for key in ("summary", "content")]
+    if content_words is not None and len(parts[1].split()) > content_words:
+        parts[1] = " ".join(parts[1].split()[:content_words])
     return Document(id=item["id"], title=item.get("title") or "",
                     body="\n\n".join(part for part in parts if part),
                     source=item.get("source"), url=item.get("url") or item.get("id"),
                     lang=item.get("lang"))
 
 
-def judge(rules: Path, corpus: Path) -> list[Judged]:
+def judge(rules: Path, corpus: Path, content_words: int | None = None) -> list[Judged]:
     """Match every corpus item against the rule set; return each with its label."""
     matcher = compile_rules(load_rules([rules]))
     items, labels = read_corpus(corpus)
     judged: list[Judged] = []
     for item in items:
         label = labels.get(item["id"], {})
-        hits = matcher.match(to_document(item))
+        hits = matcher.match(to_document(item, content_words))
         judged.append(Judged(item["id"], item.get("title") or "", label.get("label", "no"),
                              int(label.get("category", 0) or 0), label.get("reason", ""),
                              tuple(hit.watch for hit in hits)))
@@ -150,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="directory with items.jsonl and labels.jsonl")
     parser.add_argument("--show", choices=SHOWABLE, action="append", default=[],
                         help="also list these items (repeatable)")
+    parser.add_argument("--content-words", type=int, metavar="N",
+                        help="match only the first N words of each item's content (0: title "
+                             "and summary alone); the daemon matches all of it")
     args = parser.parse_args(argv)
     if not (args.corpus / "items.jsonl").exists():
         print(f"relevance: no corpus at {args.corpus} (items.jsonl missing); nothing to measure",
@@ -157,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     started = time.perf_counter()
     try:
-        judged = judge(args.rules, args.corpus)
+        judged = judge(args.rules, args.corpus, args.content_words)
     except MonitorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -448,3 +448,23 @@ def test_compile_reports_sizes(tmp_path):
     assert m.watch_ids == ("w",)
     assert m.term_count >= 20
     assert " hamas " in m.automaton_keys()
+
+
+# --- matching.body_words ---------------------------------------------------------------------
+
+def test_with_body_words_only_the_lead_of_a_long_body_is_read(tmp_path):
+    path = tmp_path / "rules.yaml"
+    path.write_text(ACTORS + "matching:\n  body_words: 20\nwatches:\n"
+                    "  - id: w\n    query: '@russia AND @gaza'\n", encoding="utf-8")
+    matcher = compile_rules(load_rules([path]))
+    filler = " ".join(["word"] * 30)
+    deep = f"Russia said it. {filler} Gaza."            # Gaza is word 34
+    lead = f"Gaza and Russia. {filler}"
+    assert matches(matcher, "Talks", deep) == []
+    assert matches(matcher, "Gaza talks", deep) == ["w"]   # the title is always read
+    [hit] = matcher.match(Document("d", "Talks", lead))
+    assert [(t.text, t.start) for t in hit.terms] == [("Gaza", 0), ("Russia", 9)]
+    short = "Russia said Gaza."                           # fewer words than the limit
+    assert matches(matcher, "Talks", short) == ["w"]
+    unlimited = matcher_for(tmp_path, "  - id: w\n    query: '@russia AND @gaza'\n")
+    assert matches(unlimited, "Talks", deep) == ["w"]

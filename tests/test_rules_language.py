@@ -425,7 +425,7 @@ watches:
 
 SCHEMA_ERRORS = [
     ("colour: red\n", 1, 1,
-     "unknown key 'colour' in the file (top level); allowed: actors, groups, themes, watches"),
+     "unknown key 'colour' in the file (top level); allowed: actors, groups, matching, themes, watches"),
     ("actors:\n  - id: a\n    aliases: [A]\n    colour: red\n", 4, 5,
      "unknown key 'colour' in actor 'a'; allowed: aliases, context, description, exclude, "
      "id, kind, name"),
@@ -562,3 +562,34 @@ def test_the_shipped_schema_is_the_one_the_loader_uses():
     root = Path(__file__).resolve().parents[1]
     assert (root / "rules" / "schema.json").read_text("utf-8") == \
         (root / "monitor" / "rules" / "schema.json").read_text("utf-8")
+
+
+# --- matching settings -----------------------------------------------------------------------
+
+def test_matching_body_words_is_read_from_any_one_file(tmp_path):
+    write(tmp_path, HEADER.format(query="@hamas"), "a.yaml")
+    write(tmp_path, "matching:\n  body_words: 150\n", "b.yaml")
+    assert load_rules([tmp_path]).body_words == 150
+    assert load_rules([tmp_path / "a.yaml"]).body_words is None
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("matching:\n  body_words: 5\n", "5 is less than the minimum of 20"),
+    ("matching:\n  body_words: many\n", "must be a whole number, not the string 'many'"),
+    ("matching:\n  words: 150\n", "unknown key 'words'"),
+])
+def test_a_bad_matching_setting_is_reported_where_it_is(tmp_path, text, reason):
+    write(tmp_path, text)
+    (error,) = validate_rules([tmp_path])
+    assert reason in error.reason
+    assert (error.path, error.line) == (str(tmp_path / "rules.yaml"), 2)
+    assert load_rules_with_errors([tmp_path])[0].body_words is None
+
+
+def test_two_files_that_disagree_on_body_words_are_an_error(tmp_path):
+    write(tmp_path, "matching:\n  body_words: 150\n", "a.yaml")
+    write(tmp_path, "matching:\n  body_words: 200\n", "b.yaml")
+    (error,) = validate_rules([tmp_path])
+    assert error.reason == (f"matching.body_words is 200 here but 150 at {tmp_path}/a.yaml:2:15;"
+                            " set it in one file")
+    assert (error.path, error.line, error.column) == (str(tmp_path / "b.yaml"), 2, 15)

@@ -4,7 +4,8 @@ Rule files
 ==========
 
 YAML files (``*.yaml`` / ``*.yml``; a directory means its rule files, sorted by name). Any
-file may hold any of four top-level lists: ``actors``, ``themes``, ``groups``, ``watches``.
+file may hold any of four top-level lists: ``actors``, ``themes``, ``groups``, ``watches``,
+and the ``matching`` settings of the whole rule set.
 Ids are ``[a-z0-9][a-z0-9_-]*`` and unique per kind across all files (a group id may not be
 an actor id as well: both are written ``@id``). The JSON Schema is
 ``rules/schema.json`` (the same file as ``monitor/rules/schema.json``); unknown keys are
@@ -45,6 +46,8 @@ errors. Every error is reported as ``file:line:column: message``.
             - Hamas delegation visits Moscow for talks with Russian deputy foreign minister
             - {title: Talks in Moscow, body: A Hamas delegation met the deputy minister.}
           no_match: ["Moscow, Idaho police reopen case"]
+    matching:
+      body_words: 150             # optional: read only the body's first 150 words
 
 * **aliases** — every spelling the press uses, any script. ``{text: X, weak: true}`` marks a
   *weak* alias: it only counts when at least one ``context`` entry occurs anywhere in the same
@@ -59,6 +62,11 @@ errors. Every error is reported as ``file:line:column: message``.
   other ``@group`` references (no cycles); the loader writes the OR out in every query that
   uses the group, so hits still name the actor that matched. Add a new official to the group
   once instead of to every query.
+* **matching.body_words** — the watches read the title and only the body's first N words
+  (N ≥ 20): the summary, then the lead of an article's full text. Rules that ask for two
+  sides anywhere in an item suit a headline and a summary; in a whole article both sides
+  turn up as background. Unset, the whole body is read. One value per rule set: two files
+  that disagree are an error.
 * **examples** — a string is an item *title*; a mapping may give ``title``, ``body``,
   ``source``, ``url``, ``lang``. ``monitor rules test`` checks each example against its own
   watch.

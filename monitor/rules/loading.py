@@ -54,6 +54,7 @@ RULE_SUFFIXES = (".yaml", ".yml")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SECTION_NOUNS = {"actors": "actor", "themes": "theme", "groups": "group", "watches": "watch"}
 _SECTIONS = tuple(_SECTION_NOUNS)
+MIN_BODY_WORDS = 20  # matching.body_words, as in schema.json
 
 
 def load_schema() -> dict[str, Any]:
@@ -246,6 +247,8 @@ class _Context:
     # group id → its members with nested groups expanded ("@actor", "#theme"), for the
     # groups that are valid; filled by the cross-file checks.
     expansions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # every `matching.body_words` set, with where: files must agree on it
+    body_words: list[tuple[int, Origin]] = field(default_factory=list)
     file_index: int = 0
     file_indices: dict[str, int] = field(default_factory=dict)
 
@@ -283,13 +286,16 @@ def _load_files(paths: Iterable[Path | str]) -> tuple[RuleSet, list[RuleError]]:
             continue
         broken = _check_schema(source, data, ctx)
         _build_entries(source, data, broken, ctx)
+        _read_matching(source, data, ctx)
     _check_across_files(ctx)
+    body_words = _agreed_body_words(ctx)
     ruleset = RuleSet(
         actors=tuple(b.obj for b in ctx.built["actors"] if b.ok),
         themes=tuple(b.obj for b in ctx.built["themes"] if b.ok),
         watches=tuple(_expanded(b.obj, ctx.expansions) for b in ctx.built["watches"] if b.ok),
         files=tuple(str(p) for p in files),
         groups=tuple(b.obj for b in ctx.built["groups"] if b.ok),
+        body_words=body_words,
     )
     ordered = sorted(ctx.errors, key=lambda item: (item[0], item[1].line or 0,
                                                    item[1].column or 0))
@@ -470,6 +476,28 @@ def _yaml_type(value: Any) -> str:
 
 
 # --- pass 2: entries -------------------------------------------------------------------------
+
+def _read_matching(source: _Source, data: Any, ctx: _Context) -> None:
+    """Note this file's `matching.body_words`, if valid (the schema check reported it if not)."""
+    matching = data.get("matching") if isinstance(data, dict) else None
+    value = matching.get("body_words") if isinstance(matching, dict) else None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= MIN_BODY_WORDS:
+        node = source.node_at(["matching", "body_words"])
+        ctx.body_words.append((value, source.origin(node)))
+
+
+def _agreed_body_words(ctx: _Context) -> int | None:
+    """The one `matching.body_words` of the rule set; a second, different value is an error
+    (which file's would win is not something to leave to file order)."""
+    if not ctx.body_words:
+        return None
+    value, first = ctx.body_words[0]
+    for other, origin in ctx.body_words[1:]:
+        if other != value:
+            _error_at(ctx, f"matching.body_words is {other} here but {value} at {first}; "
+                      "set it in one file", origin)
+    return value
+
 
 def _build_entries(source: _Source, data: dict[str, Any], broken: set[tuple[str, int]],
                    ctx: _Context) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import gc
 import logging
 import math
+import re
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import NamedTuple
@@ -145,8 +146,12 @@ class Matcher:
 
     def __init__(self, table: TermTable, usages: list[Usage], watches: list[_CompiledWatch],
                  index: dict[int, tuple[int, ...]], actors: list[CompiledActor],
-                 themes: list[CompiledTheme]) -> None:
+                 themes: list[CompiledTheme], body_words: int | None = None) -> None:
         self._table = table
+        self.body_words = body_words
+        # The end of the body's first `body_words` words (a body with fewer does not match).
+        self._lead = re.compile(rf"\s*(?:\S+\s+){{{body_words - 1}}}\S+") \
+            if body_words else None
         self._usages = usages
         # usage id → True when it reports an actor alias or a theme term
         self._named_usage = [u.actor is not None or u.theme is not None for u in usages]
@@ -229,8 +234,15 @@ class Matcher:
     def _scan(self, doc: Document) -> ItemState | None:
         table = self._table
         title = fold_text(doc.title) if doc.title else _EMPTY
+        text = doc.body
+        if self._lead is not None and len(text) >= 2 * self.body_words:  # type: ignore[operator]
+            # The rule set reads only the lead of a long body: see RuleSet.body_words. A
+            # prefix of the original keeps every offset valid.
+            lead = self._lead.match(text)
+            if lead is not None:
+                text = text[:lead.end()]
         # A wire dateline names where and by whom a story was filed, not who is in it.
-        body = fold_text(blank_datelines(doc.body)) if doc.body else _EMPTY
+        body = fold_text(blank_datelines(text)) if text else _EMPTY
         fields = (title, body)
         hits = (table.scan(title.text) if doc.title else [],
                 table.scan(body.text) if doc.body else [])
@@ -587,5 +599,5 @@ def _compile(rules: RuleSet) -> Matcher:
     logger.debug("compiled %d watches: %d terms, %d automaton keys", len(compiled),
                  len(compiler.table), len(compiler.table.keys()))
     return Matcher(compiler.table, compiler.usages, compiled, index, compiler.actors,
-                   compiler.themes)
+                   compiler.themes, rules.body_words)
 

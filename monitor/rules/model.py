@@ -117,6 +117,8 @@ class RuleSet:
     watches: tuple[Watch, ...]
     files: tuple[str, ...] = field(default=())
     groups: tuple[Group, ...] = field(default=())
+    # `matching: {body_words: N}`: watches read only the body's first N words (None: all)
+    body_words: int | None = None
 
     @cached_property
     def actor_by_id(self) -> dict[str, Actor]:
