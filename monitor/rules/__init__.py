@@ -47,7 +47,7 @@ errors. Every error is reported as ``file:line:column: message``.
             - {title: Talks in Moscow, body: A Hamas delegation met the deputy minister.}
           no_match: ["Moscow, Idaho police reopen case"]
     matching:
-      body_words: 150             # optional: read only the body's first 150 words
+      body_words: 300             # optional: read only the body's first 300 words
 
 * **aliases** — every spelling the press uses, any script. ``{text: X, weak: true}`` marks a
   *weak* alias: it only counts when at least one ``context`` entry occurs anywhere in the same
@@ -65,8 +65,9 @@ errors. Every error is reported as ``file:line:column: message``.
 * **matching.body_words** — the watches read the title and only the body's first N words
   (N ≥ 20): the summary, then the lead of an article's full text. Rules that ask for two
   sides anywhere in an item suit a headline and a summary; in a whole article both sides
-  turn up as background. Unset, the whole body is read. One value per rule set: two files
-  that disagree are an error.
+  turn up as background. But the story's own Russian angle may come late in a long article
+  too: fewer false hits cost missed stories (rules/README.md, "Whole articles"). Unset, the
+  whole body is read. One value per rule set: two files that disagree are an error.
 * **examples** — a string is an item *title*; a mapping may give ``title``, ``body``,
   ``source``, ``url``, ``lang``. ``monitor rules test`` checks each example against its own
   watch.
