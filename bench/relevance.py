@@ -28,16 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from monitor.errors import MonitorError
+from monitor.normalise import html_to_text
 from monitor.rules import Document, compile_rules, load_rules
-
-try:
-    from monitor.normalise import html_to_text
-except ImportError:  # an older tree without the normaliser: strip tags crudely
-    import html
-    import re
-
-    def html_to_text(markup: str) -> str:
-        return html.unescape(re.sub(r"<[^>]+>", " ", markup))
+from monitor.rules.commands import item_document
 
 logger = logging.getLogger(__name__)
 
@@ -91,13 +84,11 @@ def to_document(item: dict[str, Any], content_words: int | None = None) -> Docum
     """The matcher's view of a corpus item: title, and tag-free summary and content (the
     full text some feeds carry), joined as `monitor match` joins them. With `content_words`,
     only the content's first that many words (its lead): what-if figures for full text."""
-    parts = [html_to_text(str(item.get(key) or "")) for key in ("summary", "content")]
-    if content_words is not None and len(parts[1].split()) > content_words:
-        parts[1] = " ".join(parts[1].split()[:content_words])
-    return Document(id=item["id"], title=item.get("title") or "",
-                    body="\n\n".join(part for part in parts if part),
-                    source=item.get("source"), url=item.get("url") or item.get("id"),
-                    lang=item.get("lang"))
+    item = {**item, "url": item.get("url") or item.get("id")}
+    if content_words is not None and item.get("content"):
+        words = html_to_text(str(item["content"])).split()
+        item["content"] = " ".join(words[:content_words])
+    return item_document(item, item["id"])
 
 
 def judge(rules: Path, corpus: Path, content_words: int | None = None) -> list[Judged]:

@@ -148,10 +148,11 @@ class Matcher:
                  index: dict[int, tuple[int, ...]], actors: list[CompiledActor],
                  themes: list[CompiledTheme], body_words: int | None = None) -> None:
         self._table = table
-        self.body_words = body_words
-        # The end of the body's first `body_words` words (a body with fewer does not match).
+        # The end of the body's first `body_words` words (a body with fewer does not match,
+        # nor need one shorter than `_lead_chars` be tried: each word takes two characters).
         self._lead = re.compile(rf"\s*(?:\S+\s+){{{body_words - 1}}}\S+") \
             if body_words else None
+        self._lead_chars = 2 * body_words - 1 if body_words else 0
         self._usages = usages
         # usage id → True when it reports an actor alias or a theme term
         self._named_usage = [u.actor is not None or u.theme is not None for u in usages]
@@ -235,7 +236,7 @@ class Matcher:
         table = self._table
         title = fold_text(doc.title) if doc.title else _EMPTY
         text = doc.body
-        if self._lead is not None and len(text) >= 2 * self.body_words:  # type: ignore[operator]
+        if self._lead is not None and len(text) >= self._lead_chars:
             # The rule set reads only the lead of a long body: see RuleSet.body_words. A
             # prefix of the original keeps every offset valid.
             lead = self._lead.match(text)
