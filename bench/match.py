@@ -15,7 +15,9 @@ pyahocorasick automaton of the same keys, `iter()` over the already folded texts
 else), their ratio, the prefilter alone (`Matcher.plausible`: folding, scanning and the
 required-term checks, no query decided and no hit built), parse seconds (building the
 RuleSet in memory), compile seconds, peak RSS, and up to 10,000 watches the seconds
-`load_rules` takes for the same rules as YAML. Before and after the sizes, a fixed pure-Python
+`load_rules` takes for the same rules as YAML, and the items/s and hits of the same rules
+with `matching.passage_words` (most items are over 100 words, so every item with a hit is
+read again passage by passage: what that setting costs). Before and after the sizes, a fixed pure-Python
 workload is timed (`machine`): absolute figures are only comparable between runs whose
 machine ran that workload at about the same speed. `bench/match_instructions.py` counts the
 instructions of the same passes instead, which do not move with the machine.
@@ -66,6 +68,8 @@ QUICK_SIZES = (100, 1_000)
 GROWTH_PAIRS = ((1_000, 100_000, "1k_to_100k"), (100, 10_000, "100_to_10k"))
 ITEMS = 2_000
 YAML_LOAD_LIMIT = 10_000  # also time load_rules on a YAML file up to this many watches
+PASSAGE_LIMIT = 10_000  # and time the rules with passages up to this many (a second compile)
+PASSAGE_WORDS = 24  # as the shipped rule set
 QUICK_ITEMS = 300
 ENTITIES = 50_000
 # How strongly items and watches favour the newsworthy entities (Zipf exponents over one
@@ -437,7 +441,20 @@ def run_size(size: int, item_count: int, seed: int) -> dict[str, object]:
     stats = replace(matcher.stats)  # before the prefilter passes add to it
     raw_seconds = min(raw_pass() for _ in range(3))
     prefilter_seconds = min(prefilter_pass() for _ in range(3))
-    peak_rss = _rss_mb()  # before the YAML timing below, which needs memory of its own
+    peak_rss = _rss_mb()  # before the timings below, which need memory of their own
+    passages = None
+    if size <= PASSAGE_LIMIT:
+        with_passages = compile_rules(replace(rules, passage_words=PASSAGE_WORDS))
+        runs = []
+        for _ in range(4):
+            started = time.perf_counter()
+            found = sum(len(with_passages.match(doc)) for doc in docs)
+            runs.append((time.perf_counter() - started, found))
+        best = min(runs[1:])  # the first is a warm-up
+        passages = {"passage_words": PASSAGE_WORDS,
+                    "items_per_second": round(len(docs) / best[0], 1),
+                    "time_ratio": round(best[0] / match_seconds, 2),
+                    "hits_per_item": round(best[1] / len(docs), 2)}
     load_seconds = None
     if size <= YAML_LOAD_LIMIT:
         with tempfile.TemporaryDirectory() as directory:
@@ -470,6 +487,7 @@ def run_size(size: int, item_count: int, seed: int) -> dict[str, object]:
         "yaml_load_seconds": load_seconds,
         "peak_rss_mb": round(peak_rss, 1),
         "rss_growth_mb": round(peak_rss - rss_before, 1),
+        "with_passages": passages,
     }
 
 

@@ -468,3 +468,89 @@ def test_with_body_words_only_the_lead_of_a_long_body_is_read(tmp_path):
     assert matches(matcher, "Talks", short) == ["w"]
     unlimited = matcher_for(tmp_path, "  - id: w\n    query: '@russia AND @gaza'\n")
     assert matches(unlimited, "Talks", deep) == ["w"]
+
+
+# --- matching.passage_words ------------------------------------------------------------------
+
+def passage_matcher(tmp_path: Path, watches: str, settings: str = "passage_words: 20") -> Matcher:
+    path = tmp_path / "rules.yaml"
+    path.write_text(f"{ACTORS}matching:\n  {settings}\nwatches:\n{watches}", encoding="utf-8")
+    return compile_rules(load_rules([path]))
+
+
+def words(count: int) -> str:
+    return " ".join(["word"] * count)
+
+
+RUSSIA_GAZA = "  - id: w\n    query: '@russia AND @gaza'\n"
+
+
+def test_in_a_long_body_both_sides_must_share_a_passage(tmp_path):
+    matcher = passage_matcher(tmp_path, RUSSIA_GAZA)
+    apart = f"Russia said it. {words(60)} Gaza. {words(60)}"
+    together = f"{words(60)} Russia said Gaza {words(60)}"
+    assert matches(matcher, "Talks", apart) == []
+    assert matches(matcher, "Talks", together) == ["w"]
+    assert matcher.stats.outside_passages == 1
+    # the hit still reports every occurrence in the item, not only the passage's
+    [hit] = matcher.match(Document("d", "Talks", f"Russia. {together}"))
+    assert [t.text for t in hit.terms] == ["Russia", "Russia", "Gaza"]
+    # without the setting, anywhere in the item is enough
+    assert matches(matcher_for(tmp_path, RUSSIA_GAZA), "Talks", apart) == ["w"]
+
+
+def test_the_title_counts_with_the_opening_of_the_body_only(tmp_path):
+    matcher = passage_matcher(tmp_path, RUSSIA_GAZA)
+    assert matches(matcher, "Russia warns", f"Gaza was hit. {words(120)}") == ["w"]
+    assert matches(matcher, "Russia warns", f"{words(120)} Gaza was hit.") == []
+    assert matches(matcher, "Russia warns on Gaza", words(120)) == ["w"]
+
+
+def test_a_body_up_to_long_body_words_is_one_passage(tmp_path):
+    matcher = passage_matcher(tmp_path, RUSSIA_GAZA)
+    assert matches(matcher, "Talks", f"Russia {words(97)} Gaza") == ["w"]      # 99 words
+    assert matches(matcher, "Talks", f"Russia {words(99)} Gaza") == []         # 101 words
+    longer = passage_matcher(tmp_path, RUSSIA_GAZA,
+                             "passage_words: 20\n  long_body_words: 150")
+    assert matches(longer, "Talks", f"Russia {words(99)} Gaza") == ["w"]
+
+
+def test_words_half_a_passage_apart_always_share_one(tmp_path):
+    matcher = passage_matcher(tmp_path, RUSSIA_GAZA)
+    for start in range(0, 140, 7):
+        for gap in (1, 5, 9):  # Gaza is at most 10 words after Russia: half of 20
+            body = f"{words(start)} Russia {words(gap)} Gaza {words(150 - start)}"
+            assert matches(matcher, "Talks", body) == ["w"], (start, gap)
+
+
+def test_a_not_anywhere_in_the_item_still_excludes(tmp_path):
+    watch = "  - id: w\n    query: '@russia AND @gaza AND NOT ceasefire'\n"
+    matcher = passage_matcher(tmp_path, watch)
+    body = f"Russia said Gaza {words(120)} a ceasefire"
+    assert matches(matcher, "Talks", body) == []
+    assert matches(matcher, "Talks", body.replace("ceasefire", "truce")) == ["w"]
+
+
+def test_a_weak_alias_in_a_passage_takes_its_context_from_the_whole_item(tmp_path):
+    watch = "  - id: w\n    query: '@hamas AND @russia'\n"
+    matcher = passage_matcher(tmp_path, watch)
+    body = f"Palestinian factions met. {words(120)} Sinwar thanked Russia."
+    assert matches(matcher, "Talks", body) == ["w"]
+    assert matches(matcher, "Talks", body.replace("Palestinian", "Other")) == []
+
+
+def test_an_exclusion_phrase_cut_by_a_passage_edge_still_excludes(tmp_path):
+    matcher = passage_matcher(tmp_path, RUSSIA_GAZA)
+    # words 20-39 form a passage with Gaza (word 30) and the Moscow of "Moscow, Idaho"
+    # (39, 40), whose Idaho it cuts off; Russia itself (140) is nowhere near Gaza
+    body = f"{words(30)} Gaza {words(8)} Moscow, Idaho {words(99)} Russia"
+    assert matches(matcher, "Talks", body) == []
+    assert matches(matcher, "Talks", body.replace("Idaho", "police")) == ["w"]
+
+
+def test_match_watch_applies_passages_as_match_does(tmp_path):
+    matcher = passage_matcher(tmp_path, RUSSIA_GAZA)
+    apart = Document("d", "Talks", f"Russia said it. {words(120)} Gaza.")
+    assert matcher.match_watch(apart, "w") is None
+    near = Document("d", "Talks", f"{words(120)} Russia said it of Gaza.")
+    assert matcher.match_watch(near, "w") is not None

@@ -573,8 +573,22 @@ def test_matching_body_words_is_read_from_any_one_file(tmp_path):
     assert load_rules([tmp_path / "a.yaml"]).body_words is None
 
 
+def test_passage_settings_are_read_with_their_default(tmp_path):
+    write(tmp_path, HEADER.format(query="@hamas"), "a.yaml")
+    write(tmp_path, "matching:\n  passage_words: 24\n", "b.yaml")
+    rules = load_rules([tmp_path])
+    assert (rules.passage_words, rules.long_body_words) == (24, 100)
+    write(tmp_path, "matching:\n  passage_words: 30\n  long_body_words: 250\n", "b.yaml")
+    rules = load_rules([tmp_path])
+    assert (rules.passage_words, rules.long_body_words) == (30, 250)
+    assert load_rules([tmp_path / "a.yaml"]).passage_words is None
+
+
 @pytest.mark.parametrize("text, reason", [
     ("matching:\n  body_words: 5\n", "5 is less than the minimum of 20"),
+    ("matching:\n  passage_words: 3\n", "3 is less than the minimum of 10"),
+    ("matching:\n  passage_words: 900\n", "900 is greater than the maximum of 500"),
+    ("matching:\n  long_body_words: 0\n", "0 is less than the minimum of 20"),
     ("matching:\n  body_words: many\n", "must be a whole number, not the string 'many'"),
     ("matching:\n  words: 150\n", "unknown key 'words'"),
 ])
@@ -583,7 +597,8 @@ def test_a_bad_matching_setting_is_reported_where_it_is(tmp_path, text, reason):
     (error,) = validate_rules([tmp_path])
     assert reason in error.reason
     assert (error.path, error.line) == (str(tmp_path / "rules.yaml"), 2)
-    assert load_rules_with_errors([tmp_path])[0].body_words is None
+    rules = load_rules_with_errors([tmp_path])[0]
+    assert (rules.body_words, rules.passage_words, rules.long_body_words) == (None, None, 100)
 
 
 def test_two_files_that_disagree_on_body_words_are_an_error(tmp_path):
@@ -593,3 +608,13 @@ def test_two_files_that_disagree_on_body_words_are_an_error(tmp_path):
     assert error.reason == (f"matching.body_words is 200 here but 150 at {tmp_path}/a.yaml:2:15;"
                             " set it in one file")
     assert (error.path, error.line, error.column) == (str(tmp_path / "b.yaml"), 2, 15)
+
+
+def test_two_files_that_disagree_on_a_passage_setting_are_an_error(tmp_path):
+    write(tmp_path, "matching:\n  passage_words: 24\n", "a.yaml")
+    write(tmp_path, "matching:\n  passage_words: 24\n  long_body_words: 80\n", "b.yaml")
+    write(tmp_path, "matching:\n  long_body_words: 120\n", "c.yaml")
+    (error,) = validate_rules([tmp_path])
+    assert error.reason == (f"matching.long_body_words is 120 here but 80 at "
+                            f"{tmp_path}/b.yaml:3:20; set it in one file")
+    assert (error.path, error.line) == (str(tmp_path / "c.yaml"), 2)

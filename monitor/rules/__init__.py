@@ -48,6 +48,8 @@ errors. Every error is reported as ``file:line:column: message``.
           no_match: ["Moscow, Idaho police reopen case"]
     matching:
       body_words: 300             # optional: read only the body's first 300 words
+      passage_words: 24           # optional: in a long body, match within 24 words
+      long_body_words: 100        # optional (default 100): what counts as long
 
 * **aliases** — every spelling the press uses, any script. ``{text: X, weak: true}`` marks a
   *weak* alias: it only counts when at least one ``context`` entry occurs anywhere in the same
@@ -68,6 +70,15 @@ errors. Every error is reported as ``file:line:column: message``.
   turn up as background. But the story's own Russian angle may come late in a long article
   too: fewer false hits cost missed stories (rules/README.md, "Whole articles"). Unset, the
   whole body is read. One value per rule set: two files that disagree are an error.
+* **matching.passage_words** — in a body of more than ``long_body_words`` words (default
+  100; a hyphen separates words), a watch hits only if it also matches within one passage of
+  N consecutive words (10 ≤ N ≤ 500): the title with the body's first N words, or a window
+  further in, each window starting N/2 words after the one before, so terms up to N/2 words
+  apart always share one. It keeps the whole article but asks its sides to meet, not to
+  turn up as background paragraphs apart. Within a passage, exclusion phrases and weak-alias
+  context still count anywhere in the item, and the query must match the whole item too
+  (so its NOTs hold everywhere); a hit reports every occurrence in the item. A NEAR wider
+  than N/2 may fail where a passage ends. Same one-value rule as ``body_words``.
 * **examples** — a string is an item *title*; a mapping may give ``title``, ``body``,
   ``source``, ``url``, ``lang``. ``monitor rules test`` checks each example against its own
   watch.

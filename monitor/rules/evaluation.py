@@ -13,6 +13,7 @@ to the next.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from operator import itemgetter
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -37,6 +38,7 @@ class Usage(NamedTuple):
 
 
 _NOTHING: frozenset[int] = frozenset()
+_end_of_hit = itemgetter(0)  # an automaton hit is (end offset, key number)
 
 
 class CompiledActor:
@@ -87,12 +89,13 @@ class ItemState:
 
     __slots__ = ("found", "fields", "source", "url", "lang", "actors", "themes",
                  "term_matches", "_table", "_occ", "_texts", "_hits", "_by_key", "_in_field",
-                 "_actor_cache", "_theme_cache", "_source_words", "_host")
+                 "_actor_cache", "_theme_cache", "_source_words", "_host", "_whole",
+                 "_item_found", "_body_ends")
 
     def __init__(self, table: TermTable, fields: tuple[FoldedText, ...], found: set[int],
                  hits: tuple[Hits, ...], source: str | None, url: str | None,
                  lang: str | None, actors: list[CompiledActor],
-                 themes: list[CompiledTheme]) -> None:
+                 themes: list[CompiledTheme], whole: ItemState | None = None) -> None:
         self.found = found
         self.fields = fields
         self.source = source
@@ -112,6 +115,11 @@ class ItemState:
         self._theme_cache: dict[int, list[Evidence]] = {}
         self._source_words: str | None = None
         self._host: str | None = None
+        # For a passage of an item (see `passage`), the item and what it found (None and
+        # `found` for an item: not itself, a cycle would leave every item to the collector)
+        self._whole = whole
+        self._item_found = found if whole is None else whole.found
+        self._body_ends: list[int] | None = None
 
     def term_occurrences(self, term: int) -> list[Occurrence]:
         """Where a found term occurs (located on first use, then kept for this item)."""
@@ -152,14 +160,18 @@ class ItemState:
                 and self._context_present(actor):
             out.extend((f, s, e, usage_of[term]) for term in actor.weak_set & found
                        for f, s, e in where(term))
-        if out and not actor.exclude_set.isdisjoint(self.found):
-            excluded = [o for term in actor.exclude for o in where(term)]
+        # an exclusion phrase counts even where it leaves a passage
+        if out and not actor.exclude_set.isdisjoint(self._item_found):
+            whole = self._whole or self
+            excluded = [o for term in actor.exclude for o in whole.term_occurrences(term)]
             out = [o for o in out
                    if not any(o[0] == f and o[1] < e and s < o[2] for f, s, e in excluded)]
         self._actor_cache[actor.index] = out
         return out
 
     def _context_present(self, actor: CompiledActor) -> bool:
+        if self._whole is not None:
+            return self._whole._context_present(actor)
         if not actor.context_terms.isdisjoint(self.found):
             return True
         for index in actor.context_actors:
@@ -172,7 +184,7 @@ class ItemState:
 
     def actor_present(self, actor: CompiledActor, mask: int) -> bool:
         found = self.found
-        if actor.exclude_set.isdisjoint(found):
+        if actor.exclude_set.isdisjoint(self._item_found):
             # No exclusion phrase in the item: which terms occur in the fields decides,
             # no need to locate them. (The weak-alias context counts anywhere in the item.)
             where = found if mask == ALL_FIELDS else self.found_in(mask)
@@ -194,6 +206,27 @@ class ItemState:
                       for f, s, e in where(term)]
             self._theme_cache[theme.index] = cached
         return cached
+
+    def passage(self, start: int, end: int, with_title: bool) -> ItemState | None:
+        """The item as far as the folded body's offsets (start, end] go, with the title or
+        without (None when nothing is found there).
+
+        The passage keeps the item's texts and offsets, and holds the automaton hits that end
+        within it; an actor's exclusion phrases and weak-alias context still count anywhere
+        in the item.
+        """
+        ends = self._body_ends
+        if ends is None:
+            ends = self._body_ends = list(map(_end_of_hit, self._hits[1]))
+        body_hits = self._hits[1][bisect_right(ends, start):bisect_right(ends, end)]
+        hits = (self._hits[0] if with_title else [], body_hits)
+        if not hits[0] and not body_hits:
+            return None
+        found = self._table.found_terms(self._texts, hits)
+        if not found:
+            return None
+        return ItemState(self._table, self.fields, found, hits, self.source, self.url,
+                         self.lang, self.actors, self.themes, self)
 
     def source_words(self) -> str:
         if self._source_words is None:

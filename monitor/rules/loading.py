@@ -14,8 +14,10 @@ import difflib
 import gc
 import json
 import logging
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,7 +56,6 @@ RULE_SUFFIXES = (".yaml", ".yml")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SECTION_NOUNS = {"actors": "actor", "themes": "theme", "groups": "group", "watches": "watch"}
 _SECTIONS = tuple(_SECTION_NOUNS)
-MIN_BODY_WORDS = 20  # matching.body_words, as in schema.json
 
 
 def load_schema() -> dict[str, Any]:
@@ -247,8 +248,8 @@ class _Context:
     # group id → its members with nested groups expanded ("@actor", "#theme"), for the
     # groups that are valid; filled by the cross-file checks.
     expansions: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    # every `matching.body_words` set, with where: files must agree on it
-    body_words: list[tuple[int, Origin]] = field(default_factory=list)
+    # every valid `matching` setting (name → values, with where): files must agree on each
+    matching: dict[str, list[tuple[int, Origin]]] = field(default_factory=dict)
     file_index: int = 0
     file_indices: dict[str, int] = field(default_factory=dict)
 
@@ -288,14 +289,14 @@ def _load_files(paths: Iterable[Path | str]) -> tuple[RuleSet, list[RuleError]]:
         _build_entries(source, data, broken, ctx)
         _read_matching(source, data, ctx)
     _check_across_files(ctx)
-    body_words = _agreed_body_words(ctx)
+    matching = {name: _agreed_setting(ctx, name) for name in ctx.matching}
     ruleset = RuleSet(
         actors=tuple(b.obj for b in ctx.built["actors"] if b.ok),
         themes=tuple(b.obj for b in ctx.built["themes"] if b.ok),
         watches=tuple(_expanded(b.obj, ctx.expansions) for b in ctx.built["watches"] if b.ok),
         files=tuple(str(p) for p in files),
         groups=tuple(b.obj for b in ctx.built["groups"] if b.ok),
-        body_words=body_words,
+        **matching,  # each `matching` setting of schema.json is a RuleSet field
     )
     ordered = sorted(ctx.errors, key=lambda item: (item[0], item[1].line or 0,
                                                    item[1].column or 0))
@@ -478,23 +479,33 @@ def _yaml_type(value: Any) -> str:
 # --- pass 2: entries -------------------------------------------------------------------------
 
 def _read_matching(source: _Source, data: Any, ctx: _Context) -> None:
-    """Note this file's `matching.body_words`, if valid (the schema check reported it if not)."""
+    """Note this file's `matching` settings that are valid (the schema check reported the
+    others)."""
     matching = data.get("matching") if isinstance(data, dict) else None
-    value = matching.get("body_words") if isinstance(matching, dict) else None
-    if isinstance(value, int) and not isinstance(value, bool) and value >= MIN_BODY_WORDS:
-        node = source.node_at(["matching", "body_words"])
-        ctx.body_words.append((value, source.origin(node)))
+    if not isinstance(matching, dict):
+        return
+    for name, (least, most) in _matching_bounds().items():
+        value = matching.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and least <= value <= most:
+            node = source.node_at(["matching", name])
+            ctx.matching.setdefault(name, []).append((value, source.origin(node)))
 
 
-def _agreed_body_words(ctx: _Context) -> int | None:
-    """The one `matching.body_words` of the rule set; a second, different value is an error
-    (which file's would win is not something to leave to file order)."""
-    if not ctx.body_words:
-        return None
-    value, first = ctx.body_words[0]
-    for other, origin in ctx.body_words[1:]:
+@cache
+def _matching_bounds() -> dict[str, tuple[int, float]]:
+    """Each `matching` setting with its least and greatest value, as schema.json has them."""
+    settings = load_schema()["properties"]["matching"]["properties"]
+    return {name: (spec["minimum"], spec.get("maximum", math.inf))
+            for name, spec in settings.items()}
+
+
+def _agreed_setting(ctx: _Context, name: str) -> int:
+    """The one value of a `matching` setting in the rule set; a second, different value is
+    an error (which file's would win is not something to leave to file order)."""
+    value, first = ctx.matching[name][0]
+    for other, origin in ctx.matching[name][1:]:
         if other != value:
-            _error_at(ctx, f"matching.body_words is {other} here but {value} at {first}; "
+            _error_at(ctx, f"matching.{name} is {other} here but {value} at {first}; "
                       "set it in one file", origin)
     return value
 

@@ -116,9 +116,20 @@ class MatchStats:
     candidates: int = 0   # watches reached through the required-term index
     evaluated: int = 0    # of those, watches decided (by set checks or their query tree)
     hits: int = 0
+    # matches of the whole item that no passage held (RuleSet.passage_words), so not hits
+    outside_passages: int = 0
 
     def reset(self) -> None:
         self.documents = self.candidates = self.evaluated = self.hits = 0
+        self.outside_passages = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Passages:
+    """`matching.passage_words` and `matching.long_body_words` of a rule set."""
+
+    words: int
+    long_body: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +138,7 @@ class _CompiledWatch:
     priority: str
     rank: int
     root: Node
+    primary: frozenset[int]  # the required group the watch is indexed under
     others: tuple[frozenset[int], ...]  # required groups besides the indexed one
     # True when the required groups and `forbidden` decide the query on their own (an AND
     # of words, plain actors, themes, ORs of those and NOTs of those): no tree to evaluate.
@@ -146,13 +158,15 @@ class Matcher:
 
     def __init__(self, table: TermTable, usages: list[Usage], watches: list[_CompiledWatch],
                  index: dict[int, tuple[int, ...]], actors: list[CompiledActor],
-                 themes: list[CompiledTheme], body_words: int | None = None) -> None:
+                 themes: list[CompiledTheme], body_words: int | None = None,
+                 passages: Passages | None = None) -> None:
         self._table = table
         # The end of the body's first `body_words` words (a body with fewer does not match,
         # nor need one shorter than `_lead_chars` be tried: each word takes two characters).
         self._lead = re.compile(rf"\s*(?:\S+\s+){{{body_words - 1}}}\S+") \
             if body_words else None
         self._lead_chars = 2 * body_words - 1 if body_words else 0
+        self._passages = passages
         self._usages = usages
         # usage id → True when it reports an actor alias or a theme term
         self._named_usage = [u.actor is not None or u.theme is not None for u in usages]
@@ -189,11 +203,16 @@ class Matcher:
         if item is None:
             return []
         found = item.found
-        ranked: list[tuple[int, str, Hit]] = []
+        matched = []
         for watch in self._prefiltered(found):
             if watch.forbidden.isdisjoint(found) if watch.exact \
                     else watch.root.test(item, ALL_FIELDS):
-                ranked.append((-watch.rank, watch.id, self._hit(watch, item)))
+                matched.append(watch)
+        if not matched:
+            return []
+        if self._passages is not None:
+            matched = self._within_passages(matched, item)
+        ranked = [(-watch.rank, watch.id, self._hit(watch, item)) for watch in matched]
         stats.hits += len(ranked)
         ranked.sort(key=_rank_and_id)
         return [hit for _rank, _id, hit in ranked]
@@ -214,7 +233,11 @@ class Matcher:
         """
         watch = self._watches[self._watch_index[watch_id]]
         item = self._scan(doc) or self._empty_item(doc)
-        return self._hit(watch, item) if watch.root.test(item, ALL_FIELDS) else None
+        if not watch.root.test(item, ALL_FIELDS):
+            return None
+        if self._passages is not None and not self._within_passages([watch], item):
+            return None
+        return self._hit(watch, item)
 
     def explain(self, doc: Document, watch_id: str) -> tuple[TermMatch, ...]:
         """Every occurrence in `doc` of any term the watch mentions (positive or under NOT).
@@ -254,6 +277,45 @@ class Matcher:
             return None
         return ItemState(table, fields, found, hits, doc.source, doc.url, doc.lang, self._actors,
                          self._themes)
+
+    def _within_passages(self, watches: list[_CompiledWatch], item: ItemState
+                         ) -> list[_CompiledWatch]:
+        """Those of `watches` (which match the whole item) that also match one passage.
+
+        A body of up to `passages.long_body` words is one passage. A longer one is read as
+        the title with the body's first `passages.words` words, then windows of that many
+        words, each starting half a window after the one before: words up to half a window
+        apart always share one. A passage holds the item's occurrences that end within its
+        words, with the item's exclusions and weak-alias context (see ItemState.passage);
+        the query's NOTs keep their verdict on the whole item, which already matched.
+        """
+        settings = self._passages
+        assert settings is not None
+        text = item.fields[1].text  # padded: a space before and after every word
+        if text.count(" ") - 1 <= settings.long_body:
+            return watches
+        spaces = [m.start() for m in _SPACE.finditer(text)]
+        last_word = len(spaces) - 2
+        size, step = settings.words, max(settings.words // 2, 1)
+        left, kept = watches, []
+        first = 0
+        while left:
+            last = min(first + size - 1, last_word)
+            passage = item.passage(spaces[first], spaces[last + 1], with_title=first == 0)
+            if passage is not None:
+                found, still = passage.found, []
+                for watch in left:
+                    # the required groups first: most passages hold one side or none
+                    holds = not watch.primary.isdisjoint(found) and all(
+                        not group.isdisjoint(found) for group in watch.others) \
+                        and watch.root.test(passage, ALL_FIELDS)
+                    (kept if holds else still).append(watch)
+                left = still
+            if last == last_word:
+                break
+            first += step
+        self.stats.outside_passages += len(left)
+        return kept  # in another order than `watches`: `match` sorts its hits
 
     def _prefiltered(self, found: set[int]) -> list[_CompiledWatch]:
         """The watches indexed under a found term whose other required groups occur too."""
@@ -331,6 +393,7 @@ class Matcher:
 
 
 _rank_and_id = itemgetter(0, 1)
+_SPACE = re.compile(" ")
 # Builds a NamedTuple from a tuple of all its fields at C speed (its own __new__ is Python).
 _new_tuple = tuple.__new__
 _NO_WATCHES: frozenset[int] = frozenset()
@@ -592,7 +655,7 @@ def _compile(rules: RuleSet) -> Matcher:
             index_lists.setdefault(term, []).append(number)
         plain = any(isinstance(leaf, TermLeaf) for leaf in root.leaves())
         compiled.append(_CompiledWatch(
-            watch.id, watch.priority, PRIORITY_RANK[watch.priority], root, others,
+            watch.id, watch.priority, PRIORITY_RANK[watch.priority], root, primary, others,
             exact is not None, exact[1] if exact is not None else frozenset(), plain,
             _positive_leaves(root) if exact is not None else ()))
     compiler.table.build()
@@ -600,5 +663,7 @@ def _compile(rules: RuleSet) -> Matcher:
     logger.debug("compiled %d watches: %d terms, %d automaton keys", len(compiled),
                  len(compiler.table), len(compiler.table.keys()))
     return Matcher(compiler.table, compiler.usages, compiled, index, compiler.actors,
-                   compiler.themes, rules.body_words)
+                   compiler.themes, rules.body_words,
+                   Passages(rules.passage_words, rules.long_body_words)
+                   if rules.passage_words else None)
 

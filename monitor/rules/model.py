@@ -119,6 +119,10 @@ class RuleSet:
     groups: tuple[Group, ...] = field(default=())
     # `matching: {body_words: N}`: watches read only the body's first N words (None: all)
     body_words: int | None = None
+    # `matching: {passage_words: N, long_body_words: M}`: in a body of more than M words, a
+    # watch hits only if it also matches within N consecutive words (None: anywhere)
+    passage_words: int | None = None
+    long_body_words: int = 100
 
     @cached_property
     def actor_by_id(self) -> dict[str, Actor]:
