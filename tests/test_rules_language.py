@@ -610,6 +610,25 @@ def test_two_files_that_disagree_on_body_words_are_an_error(tmp_path):
     assert (error.path, error.line, error.column) == (str(tmp_path / "b.yaml"), 2, 15)
 
 
+def test_a_near_wider_than_half_a_passage_is_an_error_unless_under_not(tmp_path):
+    write(tmp_path, "matching:\n  passage_words: 24\n", "a.yaml")
+    write(tmp_path, HEADER.format(query="@hamas NEAR/13 @russia"), "b.yaml")
+    (error,) = validate_rules([tmp_path])
+    assert error.reason == (
+        "NEAR/13 reaches further than half a passage (matching.passage_words is 24, so only "
+        "words up to 12 apart are sure to share one): write NEAR/12 or less, or set "
+        "passage_words to 26 or more")
+    assert (error.path, error.line, error.column) == (
+        str(tmp_path / "b.yaml"), QUERY_LINE, QUERY_COLUMN)  # where the NEAR begins
+    assert load_rules_with_errors([tmp_path])[0].watches == ()
+    write(tmp_path, HEADER.format(query="@hamas NEAR/12 @russia AND NOT (talks NEAR/40 @russia)"),
+          "b.yaml")
+    assert validate_rules([tmp_path]) == []
+    (tmp_path / "a.yaml").unlink()  # no passages: any NEAR up to 50
+    write(tmp_path, HEADER.format(query="@hamas NEAR/40 @russia"), "b.yaml")
+    assert validate_rules([tmp_path]) == []
+
+
 def test_two_files_that_disagree_on_a_passage_setting_are_an_error(tmp_path):
     write(tmp_path, "matching:\n  passage_words: 24\n", "a.yaml")
     write(tmp_path, "matching:\n  passage_words: 24\n  long_body_words: 80\n", "b.yaml")

@@ -77,8 +77,10 @@ errors. Every error is reported as ``file:line:column: message``.
   apart always share one. It keeps the whole article but asks its sides to meet, not to
   turn up as background paragraphs apart. Within a passage, exclusion phrases and weak-alias
   context still count anywhere in the item, and the query must match the whole item too
-  (so its NOTs hold everywhere); a hit reports every occurrence in the item. A NEAR wider
-  than N/2 may fail where a passage ends. Same one-value rule as ``body_words``.
+  (so its NOTs hold everywhere); a hit reports every occurrence in the item. A NEAR that
+  must hold (not under a NOT) may reach at most N/2 words: a wider one would find its pair
+  only where the windows happen to fall, so it is an error. Same one-value rule as
+  ``body_words``.
 * **examples** — a string is an item *title*; a mapping may give ``title``, ``body``,
   ``source``, ``url``, ``lang``. ``monitor rules test`` checks each example against its own
   watch.

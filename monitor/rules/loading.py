@@ -44,6 +44,7 @@ from monitor.rules.query import (
     ThemeRef,
     expand_refs,
     parse_query,
+    positive_nears,
     walk,
 )
 
@@ -290,6 +291,8 @@ def _load_files(paths: Iterable[Path | str]) -> tuple[RuleSet, list[RuleError]]:
         _read_matching(source, data, ctx)
     _check_across_files(ctx)
     matching = {name: _agreed_setting(ctx, name) for name in ctx.matching}
+    if "passage_words" in matching:
+        _check_nears_fit_passages(ctx, matching["passage_words"])
     ruleset = RuleSet(
         actors=tuple(b.obj for b in ctx.built["actors"] if b.ok),
         themes=tuple(b.obj for b in ctx.built["themes"] if b.ok),
@@ -508,6 +511,21 @@ def _agreed_setting(ctx: _Context, name: str) -> int:
             _error_at(ctx, f"matching.{name} is {other} here but {value} at {first}; "
                       "set it in one file", origin)
     return value
+
+
+def _check_nears_fit_passages(ctx: _Context, passage_words: int) -> None:
+    """A NEAR that must hold may not reach further than half a passage: words up to that far
+    apart always share one, wider pairs only where the windows happen to fall."""
+    reach = passage_words // 2
+    for built in ctx.built["watches"]:
+        for near in positive_nears(built.obj.expr):
+            if near.distance > reach:
+                _error_at(ctx, f"NEAR/{near.distance} reaches further than half a passage "
+                          f"(matching.passage_words is {passage_words}, so only words up to "
+                          f"{reach} apart are sure to share one): write NEAR/{reach} or "
+                          f"less, or set passage_words to {2 * near.distance} or more",
+                          _query_origin(built.source, built.node, near.offset))
+                built.ok = False
 
 
 def _build_entries(source: _Source, data: dict[str, Any], broken: set[tuple[str, int]],

@@ -470,6 +470,15 @@ def walk(expr: Expr) -> Iterator[Expr]:
         yield from walk(child)
 
 
+def positive_nears(expr: Expr) -> Iterator[Near]:
+    """The NEARs of `expr` that are not under a NOT (those that must hold for a match)."""
+    if isinstance(expr, Near):
+        yield expr
+    elif not isinstance(expr, Not):
+        for child in _children(expr):
+            yield from positive_nears(child)
+
+
 def expand_refs(expr: Expr, expansions: dict[str, tuple[str, ...]]) -> Expr:
     """`expr` with every `@id` that `expansions` knows replaced by the OR of its members.
 
