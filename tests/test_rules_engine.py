@@ -548,6 +548,22 @@ def test_an_exclusion_phrase_cut_by_a_passage_edge_still_excludes(tmp_path):
     assert matches(matcher, "Talks", body.replace("Idaho", "police")) == ["w"]
 
 
+def test_an_example_missed_for_want_of_a_passage_says_so(tmp_path):
+    far = f"Russia said it. {words(120)} Gaza."
+    watch = ("  - id: w\n    query: '@russia AND @gaza'\n    examples:\n      match:\n"
+             f"        - {{title: Talks, body: '{far}'}}\n        - 'Russia on Gaza'\n"
+             f"        - {{title: Talks, body: 'Russia. {words(120)}'}}\n")
+    path = tmp_path / "rules.yaml"
+    path.write_text(f"{ACTORS}matching:\n  passage_words: 20\nwatches:\n{watch}",
+                    encoding="utf-8")
+    rules = load_rules([path])
+    passages, other = run_examples(rules, compile_rules(rules))
+    assert passages.passage_words == 20
+    assert str(passages).endswith("; the whole item matches, but no passage of 20 words "
+                                  "holds it (matching.passage_words))")
+    assert other.passage_words is None  # Gaza is missing: passages are not the reason
+
+
 def test_match_watch_applies_passages_as_match_does(tmp_path):
     matcher = passage_matcher(tmp_path, RUSSIA_GAZA)
     apart = Document("d", "Talks", f"Russia said it. {words(120)} Gaza.")

@@ -17,14 +17,19 @@ class ExampleFailure:
     example: str           # the example's text (title / body)
     origin: Origin         # where the example is written
     found: tuple[TermMatch, ...]  # hit terms (unexpected match) or the watch's terms present
+    # a missed example that the whole item matches, but no passage (matching.passage_words)
+    passage_words: int | None = None
 
     def __str__(self) -> str:
         verb = "should match but does not" if self.expected_match else \
             "should not match but does"
         terms = ", ".join(_describe(t) for t in self.found) or "none of its terms"
         label = "matched on" if not self.expected_match else "found"
+        why = "" if self.passage_words is None else (
+            f"; the whole item matches, but no passage of {self.passage_words} words holds "
+            "it (matching.passage_words)")
         return (f"{self.origin}: watch '{self.watch}' {verb}: {self.example!r} "
-                f"({label}: {terms})")
+                f"({label}: {terms}{why})")
 
 
 def _describe(term: TermMatch) -> str:
@@ -52,6 +57,9 @@ def run_examples(rules: RuleSet, matcher: Matcher) -> list[ExampleFailure]:
             if (hit is not None) == example.expect_match:
                 continue
             found = hit.terms if hit is not None else matcher.explain(doc, watch.id)
+            outside = hit is None and matcher.passage_words is not None \
+                and matcher.match_watch(doc, watch.id, passages=False) is not None
             failures.append(ExampleFailure(watch.id, example.expect_match, example.text,
-                                           example.origin, found))
+                                           example.origin, found,
+                                           matcher.passage_words if outside else None))
     return failures

@@ -226,16 +226,24 @@ class Matcher:
         item = self._scan(doc)
         return [] if item is None else sorted(w.id for w in self._prefiltered(item.found))
 
-    def match_watch(self, doc: Document, watch_id: str) -> Hit | None:
+    @property
+    def passage_words(self) -> int | None:
+        """The rule set's `matching.passage_words` (None: watches match anywhere)."""
+        return self._passages.words if self._passages is not None else None
+
+    def match_watch(self, doc: Document, watch_id: str, passages: bool = True) -> Hit | None:
         """Evaluate one watch on `doc`, bypassing the index (for examples and tests).
 
+        With `passages` false, a long body need not hold the match within one passage (to
+        tell an operator that passages are why an example does not match).
         Raises KeyError for an unknown watch id.
         """
         watch = self._watches[self._watch_index[watch_id]]
         item = self._scan(doc) or self._empty_item(doc)
         if not watch.root.test(item, ALL_FIELDS):
             return None
-        if self._passages is not None and not self._within_passages([watch], item):
+        if passages and self._passages is not None \
+                and not self._within_passages([watch], item):
             return None
         return self._hit(watch, item)
 
