@@ -138,7 +138,6 @@ class _CompiledWatch:
     priority: str
     rank: int
     root: Node
-    primary: frozenset[int]  # the required group the watch is indexed under
     others: tuple[frozenset[int], ...]  # required groups besides the indexed one
     # True when the required groups and `forbidden` decide the query on their own (an AND
     # of words, plain actors, themes, ORs of those and NOTs of those): no tree to evaluate.
@@ -311,13 +310,9 @@ class Matcher:
             last = min(first + size - 1, last_word)
             passage = item.passage(spaces[first], spaces[last + 1], with_title=first == 0)
             if passage is not None:
-                found, still = passage.found, []
+                still = []
                 for watch in left:
-                    # the required groups first: most passages hold one side or none
-                    holds = not watch.primary.isdisjoint(found) and all(
-                        not group.isdisjoint(found) for group in watch.others) \
-                        and watch.root.test(passage, ALL_FIELDS)
-                    (kept if holds else still).append(watch)
+                    (kept if watch.root.test(passage, ALL_FIELDS) else still).append(watch)
                 left = still
             if last == last_word:
                 break
@@ -663,7 +658,7 @@ def _compile(rules: RuleSet) -> Matcher:
             index_lists.setdefault(term, []).append(number)
         plain = any(isinstance(leaf, TermLeaf) for leaf in root.leaves())
         compiled.append(_CompiledWatch(
-            watch.id, watch.priority, PRIORITY_RANK[watch.priority], root, primary, others,
+            watch.id, watch.priority, PRIORITY_RANK[watch.priority], root, others,
             exact is not None, exact[1] if exact is not None else frozenset(), plain,
             _positive_leaves(root) if exact is not None else ()))
     compiler.table.build()
