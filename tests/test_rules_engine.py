@@ -203,6 +203,17 @@ def test_near_pairs_occurrences_in_the_same_field_only(tmp_path):
     assert matches(m, "Statement", "Lavrov and Hamas") == ["w"]
 
 
+def test_near_counts_words_the_same_way_in_a_long_body(tmp_path):
+    # A body of thousands of words takes another way to number words (see
+    # ItemState.word_index): the distances must come out exactly as in a short one.
+    m = one_watch(tmp_path, "@lavrov NEAR/3 @hamas")
+    filler = " ".join(f"word{i}," for i in range(3000))
+    assert matches(m, "Statement", f"{filler} Lavrov met top Hamas. {filler}") == ["w"]
+    assert matches(m, "Statement", f"{filler} Lavrov met the top Hamas {filler}") == []
+    assert matches(m, "Statement", f"{filler} Hamas leaders met Lavrov") == ["w"]
+    assert matches(m, "Statement", f"Sergei Lavrov met Hamas {filler}") == ["w"]
+
+
 def test_field_scopes_restrict_where_terms_count(tmp_path):
     m = one_watch(tmp_path, "title:@hamas AND body:(#contacts OR Moscow)")
     assert matches(m, "Hamas statement", "after talks") == ["w"]

@@ -12,6 +12,7 @@ to the next.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left, bisect_right
 from operator import itemgetter
 from typing import Any, NamedTuple
@@ -90,7 +91,7 @@ class ItemState:
     __slots__ = ("found", "fields", "source", "url", "lang", "actors", "themes",
                  "term_matches", "_table", "_occ", "_texts", "_hits", "_by_key", "_in_field",
                  "_actor_cache", "_theme_cache", "_source_words", "_host", "_whole",
-                 "_item_found", "_body_ends")
+                 "_item_found", "_body_ends", "_spaces")
 
     def __init__(self, table: TermTable, fields: tuple[FoldedText, ...], found: set[int],
                  hits: tuple[Hits, ...], source: str | None, url: str | None,
@@ -120,6 +121,7 @@ class ItemState:
         self._whole = whole
         self._item_found = found if whole is None else whole.found
         self._body_ends: list[int] | None = None
+        self._spaces: list[list[int] | None] = [None, None]  # see `spaces`
 
     def term_occurrences(self, term: int) -> list[Occurrence]:
         """Where a found term occurs (located on first use, then kept for this item)."""
@@ -246,7 +248,28 @@ class ItemState:
 
     def word_index(self, field: int, pos: int) -> int:
         """Number of the word at `pos` in a field (counting from 1)."""
-        return self.fields[field].text.count(" ", 0, pos)
+        text = self._texts[field]
+        if len(text) < _SHORT_TEXT:
+            return text.count(" ", 0, pos)
+        return bisect_left(self.spaces(field), pos)  # the spaces before `pos`
+
+    def spaces(self, field: int) -> list[int]:
+        """Offsets of the spaces of a folded field (one before and after every word)."""
+        if self._whole is not None:
+            return self._whole.spaces(field)
+        cached = self._spaces[field]
+        if cached is None:
+            cached = self._spaces[field] = list(map(_match_start,
+                                                    _SPACE.finditer(self._texts[field])))
+        return cached
+
+
+# Below this many characters, counting the spaces before an offset is quicker than building
+# the list of spaces; above it, NEAR over a long body would count again and again (for
+# each occurrence, all the text before it), which grows as the square of the body.
+_SHORT_TEXT = 4096
+_SPACE = re.compile(" ")
+_match_start = re.Match.start
 
 
 # --- nodes -----------------------------------------------------------------------------------

@@ -25,8 +25,10 @@ import gc
 import logging
 import math
 import re
+from bisect import bisect_left
+from collections.abc import Iterable
 from dataclasses import dataclass
-from operator import itemgetter
+from operator import attrgetter
 from typing import NamedTuple
 
 from monitor.rules.datelines import blank_datelines
@@ -136,14 +138,14 @@ class Passages:
 class _CompiledWatch:
     id: str
     priority: str
-    rank: int
+    order: int  # place among all watches by priority (critical first), then id: hit order
     root: Node
     others: tuple[frozenset[int], ...]  # required groups besides the indexed one
     # True when the required groups and `forbidden` decide the query on their own (an AND
     # of words, plain actors, themes, ORs of those and NOTs of those): no tree to evaluate.
     exact: bool
     forbidden: frozenset[int]  # exact watches: none of these terms may occur
-    plain: bool  # the query has plain terms, which may repeat what an alias reports
+    plain: bool  # plain terms outside NOT, which may repeat what an alias reports
     # exact watches: the leaves outside NOT; a hit's evidence is all their occurrences
     # (a leaf of an OR that is absent has none), so no tree walk is needed for it either
     positive: tuple[Node, ...]
@@ -211,10 +213,9 @@ class Matcher:
             return []
         if self._passages is not None:
             matched = self._within_passages(matched, item)
-        ranked = [(-watch.rank, watch.id, self._hit(watch, item)) for watch in matched]
-        stats.hits += len(ranked)
-        ranked.sort(key=_rank_and_id)
-        return [hit for _rank, _id, hit in ranked]
+        stats.hits += len(matched)
+        matched.sort(key=_hit_order)
+        return self._hits(matched, item)
 
     def plausible(self, doc: Document) -> list[str]:
         """Ids of the watches whose required terms all occur in `doc`: what the index and
@@ -244,7 +245,7 @@ class Matcher:
         if passages and self._passages is not None \
                 and not self._within_passages([watch], item):
             return None
-        return self._hit(watch, item)
+        return self._hits([watch], item)[0]
 
     def explain(self, doc: Document, watch_id: str) -> tuple[TermMatch, ...]:
         """Every occurrence in `doc` of any term the watch mentions (positive or under NOT).
@@ -258,7 +259,9 @@ class Matcher:
         evidence: list[Evidence] = []
         for leaf in watch.root.leaves():
             evidence.extend(leaf.occurrences(item, ALL_FIELDS))
-        return self._term_matches(evidence, item, True)
+        ordered = self._ordered(evidence, True)
+        self._make_term_matches(ordered, item)
+        return tuple(map(item.term_matches.__getitem__, ordered))
 
     # --- internals ---------------------------------------------------------------------------
 
@@ -301,7 +304,7 @@ class Matcher:
         text = item.fields[1].text  # padded: a space before and after every word
         if text.count(" ") - 1 <= settings.long_body:
             return watches
-        spaces = [m.start() for m in _SPACE.finditer(text)]
+        spaces = item.spaces(1)
         last_word = len(spaces) - 2
         size, step = settings.words, max(settings.words // 2, 1)
         left, kept = watches, []
@@ -344,62 +347,75 @@ class Matcher:
         return ItemState(self._table, (_EMPTY, _EMPTY), set(), ([], []), doc.source, doc.url,
                          doc.lang, self._actors, self._themes)
 
-    def _hit(self, watch: _CompiledWatch, item: ItemState) -> Hit:
-        evidence: list[Evidence] = []
-        if watch.exact:
-            for leaf in watch.positive:
-                evidence += leaf.occurrences(item, ALL_FIELDS)
-        else:
-            watch.root.evidence(item, ALL_FIELDS, evidence)
-        return _new_tuple(Hit, (watch.id, watch.priority,
-                                self._term_matches(evidence, item, watch.plain)))
+    def _hits(self, watches: list[_CompiledWatch], item: ItemState) -> list[Hit]:
+        """The hits of `watches`, which match `item`, in their order."""
+        evidences = []
+        for watch in watches:
+            evidence: list[Evidence] = []
+            if watch.exact:
+                for leaf in watch.positive:
+                    evidence += leaf.occurrences(item, ALL_FIELDS)
+            else:
+                watch.root.evidence(item, ALL_FIELDS, evidence)
+            evidences.append(self._ordered(evidence, watch.plain))
+        # TermMatches are made once per item and shared by its hits: popular names make one
+        # item match many watches with the same evidence.
+        self._make_term_matches(_NO_EVIDENCE.union(*evidences), item)
+        get = item.term_matches.__getitem__
+        return [_new_tuple(Hit, (watch.id, watch.priority, tuple(map(get, evidence))))
+                for watch, evidence in zip(watches, evidences, strict=True)]
 
-    def _term_match(self, key: Evidence, item: ItemState) -> TermMatch:
-        usage = self._usages[key[3]]
-        folded: FoldedText = item.fields[key[0]]
-        a, b = folded.to_original(key[1], key[2])
-        return _new_tuple(TermMatch, (folded.original[a:b], usage.written, usage.actor,
-                                      FIELD_NAMES[key[0]], a, b, usage.theme))
+    def _ordered(self, evidence: list[Evidence], plain: bool) -> list[Evidence]:
+        """Evidence in text order, without repeats.
 
-    def _term_matches(self, evidence: list[Evidence], item: ItemState, plain: bool
-                      ) -> tuple[TermMatch, ...]:
-        """TermMatches for evidence, in text order, without repeats.
-
-        With `plain` (the query has plain terms), a plain query term is left out when an
-        actor alias or theme term (or an identical plain term) already reports the same
-        words. TermMatches are made once per item and shared by its hits: popular names make
-        one item match many watches with the same evidence.
+        With `plain` (the query has plain terms outside NOT), a plain query term is left out
+        when an actor alias or theme term (or an identical plain term) already reports the
+        same words.
         """
-        cache = item.term_matches
         # Evidence tuples start with their position, so tuple order is text order (ties,
         # the same words reported by two usages, by usage id).
         ordered = sorted(set(evidence)) if len(evidence) > 1 else evidence
-        if plain:
-            named = self._named_usage
-            named_spans = {key[:3] for key in ordered if named[key[3]]}
-            kept = []
-            for key in ordered:
-                if not named[key[3]]:
-                    span = key[:3]
-                    if span in named_spans:
-                        continue  # the same words are already reported through another usage
-                    named_spans.add(span)
-                kept.append(key)
-            ordered = kept
-        out = list(map(cache.get, ordered))
-        if None in out:  # first use of some of these occurrences in this item
-            for i, match in enumerate(out):
-                if match is None:
-                    key = ordered[i]
-                    out[i] = cache[key] = self._term_match(key, item)
-        return tuple(out)  # type: ignore[arg-type]
+        if not plain:
+            return ordered
+        named = self._named_usage
+        named_spans = {key[:3] for key in ordered if named[key[3]]}
+        kept = []
+        for key in ordered:
+            if not named[key[3]]:
+                span = key[:3]
+                if span in named_spans:
+                    continue  # the same words are already reported through another usage
+                named_spans.add(span)
+            kept.append(key)
+        return kept
+
+    def _make_term_matches(self, evidence: Iterable[Evidence], item: ItemState) -> None:
+        """Add a TermMatch to `item.term_matches` for each evidence that has none yet."""
+        cache = item.term_matches
+        new = sorted(frozenset(evidence).difference(cache))
+        if not new:
+            return
+        usages = self._usages
+        title_keys = bisect_left(new, _FIRST_BODY_EVIDENCE)  # evidence sorts by field first
+        for field, keys in enumerate((new[:title_keys], new[title_keys:])):
+            if not keys:
+                continue
+            folded: FoldedText = item.fields[field]
+            original = folded.original
+            name = FIELD_NAMES[field]
+            spans = folded.spans_to_original([(key[1], key[2]) for key in keys])
+            for key, (a, b) in zip(keys, spans, strict=True):
+                usage = usages[key[3]]
+                cache[key] = _new_tuple(TermMatch, (original[a:b], usage.written, usage.actor,
+                                                    name, a, b, usage.theme))
 
 
-_rank_and_id = itemgetter(0, 1)
-_SPACE = re.compile(" ")
+_hit_order = attrgetter("order")
 # Builds a NamedTuple from a tuple of all its fields at C speed (its own __new__ is Python).
 _new_tuple = tuple.__new__
 _NO_WATCHES: frozenset[int] = frozenset()
+_NO_EVIDENCE: frozenset[Evidence] = frozenset()
+_FIRST_BODY_EVIDENCE = (1,)  # sorts before any evidence in the body (field 1)
 
 
 # --- compiling -------------------------------------------------------------------------------
@@ -582,6 +598,19 @@ def _positive_leaves(node: Node) -> tuple[Node, ...]:
     return (node,)
 
 
+def _has_positive_term(node: Node) -> bool:
+    """Whether a plain term (not @actor, not #theme) can be evidence: one outside NOT."""
+    if isinstance(node, TermLeaf):
+        return True
+    if isinstance(node, (AndNode, OrNode)):
+        return any(map(_has_positive_term, node.children))
+    if isinstance(node, FieldNode):
+        return _has_positive_term(node.child)
+    if isinstance(node, NearNode):
+        return _has_positive_term(node.left) or _has_positive_term(node.right)
+    return False  # NOT, @actor, #theme, source:, lang:
+
+
 def _rarity(pattern: Pattern) -> float:
     """Rough relative frequency of a pattern in news text: short single words are common,
     longer words, phrases and declined names less so; wildcards cover more words."""
@@ -650,17 +679,21 @@ def _compile(rules: RuleSet) -> Matcher:
         return value
 
     index_lists: dict[int, list[int]] = {}
+    order = [0] * len(rules.watches)
+    for place, number in enumerate(sorted(
+            range(len(rules.watches)),
+            key=lambda n: (-PRIORITY_RANK[rules.watches[n].priority], rules.watches[n].id))):
+        order[number] = place
     for number, (watch, (root, groups, exact)) in enumerate(
             zip(rules.watches, planned, strict=True)):
         groups.sort(key=cost)
         primary, others = groups[0], tuple(groups[1:])
         for term in primary:
             index_lists.setdefault(term, []).append(number)
-        plain = any(isinstance(leaf, TermLeaf) for leaf in root.leaves())
         compiled.append(_CompiledWatch(
-            watch.id, watch.priority, PRIORITY_RANK[watch.priority], root, others,
-            exact is not None, exact[1] if exact is not None else frozenset(), plain,
-            _positive_leaves(root) if exact is not None else ()))
+            watch.id, watch.priority, order[number], root, others,
+            exact is not None, exact[1] if exact is not None else frozenset(),
+            _has_positive_term(root), _positive_leaves(root) if exact is not None else ()))
     compiler.table.build()
     index = {term: tuple(numbers) for term, numbers in index_lists.items()}
     logger.debug("compiled %d watches: %d terms, %d automaton keys", len(compiled),
