@@ -171,6 +171,25 @@ def test_an_exclusion_cancels_only_the_alias_occurrences_it_overlaps(tmp_path):
     assert [(t.text, t.start) for t in hit.terms] == [("Moscow", 29)]
 
 
+def test_many_exclusions_cancel_exactly_the_occurrences_they_overlap(tmp_path):
+    # Exclusions of two lengths, mixed with real mentions and in both fields: each alias
+    # occurrence is kept or dropped exactly as its own neighbourhood says.
+    m = one_watch(tmp_path, "@russia")
+    rng = random.Random(7)
+    parts, kept = [], []
+    for _ in range(400):
+        kind = rng.choice(("idaho", "mule", "plain", "filler"))
+        at = sum(len(p) + 1 for p in parts)
+        if kind == "plain":
+            kept.append(at + len("Then "))
+        parts.append({"idaho": "Police in Moscow, Idaho said.", "mule": "A Moscow Mule.",
+                      "plain": "Then Moscow spoke.", "filler": "Rain fell."}[kind])
+    body = " ".join(parts)
+    hit = hit_for(m, "Moscow, Idaho notebook", body)
+    assert [t.start for t in hit.terms if t.field == "body"] == kept
+    assert [t for t in hit.terms if t.field == "title"] == []
+
+
 # --- operators -------------------------------------------------------------------------------
 
 def test_and_or_not(tmp_path):

@@ -165,9 +165,10 @@ class ItemState:
         # an exclusion phrase counts even where it leaves a passage
         if out and not actor.exclude_set.isdisjoint(self._item_found):
             whole = self._whole or self
-            excluded = [o for term in actor.exclude for o in whole.term_occurrences(term)]
-            out = [o for o in out
-                   if not any(o[0] == f and o[1] < e and s < o[2] for f, s, e in excluded)]
+            excluded = sorted(o for term in actor.exclude for o in whole.term_occurrences(term))
+            if excluded:
+                reach = max(e - s for _f, s, e in excluded)  # the longest exclusion
+                out = [o for o in out if not _overlaps_any(o, excluded, reach)]
         self._actor_cache[actor.index] = out
         return out
 
@@ -262,6 +263,28 @@ class ItemState:
             cached = self._spaces[field] = list(map(_match_start,
                                                     _SPACE.finditer(self._texts[field])))
         return cached
+
+
+def _overlaps_any(occurrence: Evidence, excluded: list[Occurrence], reach: int) -> bool:
+    """Whether `occurrence` overlaps one of `excluded` (sorted, none longer than `reach`)
+    in the same field.
+
+    A binary search, not a scan: a long report can hold thousands of "Russian oil" and of
+    "Russia", and trying every pair would grow as their product.
+    """
+    field, start, end = occurrence[0], occurrence[1], occurrence[2]
+    # Only exclusions starting before `end` can overlap; of those, the ones that start
+    # latest are the likeliest to reach past `start`, so walk back from there until one
+    # starts further back than the longest exclusion could reach.
+    i = bisect_left(excluded, (field, end))
+    while i > 0:
+        i -= 1
+        f, s, e = excluded[i]
+        if f != field or s < start - reach:
+            return False
+        if e > start:
+            return True
+    return False
 
 
 # Below this many characters, counting the spaces before an offset is quicker than building
