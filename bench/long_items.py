@@ -10,7 +10,8 @@ bodies are our own whole-article probes (`bench/probes/{i,j,k}-*`) run together 
 repeated: relevant text, so every watch has occurrences all the way through (NEAR, passages
 and exclusions all have work to do). A second series repeats one market paragraph of ours in
 which most mentions of Russia are excluded ones ("Russian oil"): there every alias occurrence
-is checked against the exclusions.
+is checked against the exclusions. A third keeps Russia and Gaza always further apart than a
+passage: the stance watch matches the whole item and no passage, so every passage is tried.
 
     .venv/bin/python bench/long_items.py            # 1k, 10k, 100k words
     .venv/bin/python bench/long_items.py --words 1000,20000
@@ -39,6 +40,8 @@ PROBES = ("i-full-text", "j-long-articles", "k-long-reports")
 TITLE = "Hamas delegation holds talks in Moscow as Israel protests"
 MARKET = ("Russian oil exports rose and Russian crude found buyers in Asia while Russia said "
           "the Gaza ceasefire must hold; traders watched Brent and the Red Sea.")
+_CALM = " ".join(["the weather stayed calm across the northern districts today"] * 3)
+APART = f"Russian oil and Russian crude and Russia rose. {_CALM}. Gaza was quiet. {_CALM}."
 
 
 def words_of_probes() -> list[str]:
@@ -59,13 +62,14 @@ def best_seconds(run, repeat: int) -> float:
     return best
 
 
-def measure(matcher: Matcher, source: list[str], sizes: tuple[int, ...]) -> dict[str, object]:
+def measure(matcher: Matcher, title: str, source: list[str], sizes: tuple[int, ...]
+            ) -> dict[str, object]:
     """Seconds per item for bodies of `sizes` words cut from `source` (repeated)."""
     results = []
     exact: list[tuple[float, float]] = []  # unrounded (seconds, raw scan seconds)
     for size in sizes:
         words = (source * (size // len(source) + 1))[:size]
-        doc = Document(id=f"long-{size}", title=TITLE, body=" ".join(words))
+        doc = Document(id=f"long-{size}", title=title, body=" ".join(words))
         hits = matcher.match(doc)  # warm-up, and the figures below
         repeat = 3 if size <= 20_000 else 2
         seconds = best_seconds(lambda: matcher.match(doc), repeat)
@@ -104,10 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = tuple(int(w) for w in args.words.split(",")) if args.words else SIZES
     matcher = compile_rules(load_rules(sorted((REPO / "rules").glob("*.yaml"))))
-    series = {"articles": words_of_probes(), "market_report": MARKET.split()}
+    series = {"articles": (TITLE, words_of_probes()),
+              "market_report": ("Markets close the week mixed", MARKET.split()),
+              "sides_apart": ("Weekly notes", APART.split())}
     report: dict[str, object] = {}
-    for name, source in series.items():
-        report[name] = measure(matcher, source, sizes)
+    for name, (title, source) in series.items():
+        report[name] = measure(matcher, title, source, sizes)
     print(json.dumps({"python": sys.version.split()[0], "rule_set": "rules/",
                       "passage_words": matcher.passage_words, **report}, indent=2))
     return 0

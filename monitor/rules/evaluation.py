@@ -91,7 +91,7 @@ class ItemState:
     __slots__ = ("found", "fields", "source", "url", "lang", "actors", "themes",
                  "term_matches", "_table", "_occ", "_texts", "_hits", "_by_key", "_in_field",
                  "_actor_cache", "_theme_cache", "_source_words", "_host", "_whole",
-                 "_item_found", "_body_ends", "_spaces")
+                 "_item_found", "_body_ends", "_spaces", "_exclusion_cache")
 
     def __init__(self, table: TermTable, fields: tuple[FoldedText, ...], found: set[int],
                  hits: tuple[Hits, ...], source: str | None, url: str | None,
@@ -122,6 +122,7 @@ class ItemState:
         self._item_found = found if whole is None else whole.found
         self._body_ends: list[int] | None = None
         self._spaces: list[list[int] | None] = [None, None]  # see `spaces`
+        self._exclusion_cache: dict[int, tuple[list[Occurrence], int]] = {}
 
     def term_occurrences(self, term: int) -> list[Occurrence]:
         """Where a found term occurs (located on first use, then kept for this item)."""
@@ -164,13 +165,21 @@ class ItemState:
                        for f, s, e in where(term))
         # an exclusion phrase counts even where it leaves a passage
         if out and not actor.exclude_set.isdisjoint(self._item_found):
-            whole = self._whole or self
-            excluded = sorted(o for term in actor.exclude for o in whole.term_occurrences(term))
+            excluded, reach = (self._whole or self)._exclusions(actor)
             if excluded:
-                reach = max(e - s for _f, s, e in excluded)  # the longest exclusion
                 out = [o for o in out if not _overlaps_any(o, excluded, reach)]
         self._actor_cache[actor.index] = out
         return out
+
+    def _exclusions(self, actor: CompiledActor) -> tuple[list[Occurrence], int]:
+        """The item's occurrences of the actor's exclusion phrases, sorted, and the length
+        of the longest (made once per item: every passage of a long body asks again)."""
+        cached = self._exclusion_cache.get(actor.index)
+        if cached is None:
+            excluded = sorted(o for term in actor.exclude for o in self.term_occurrences(term))
+            cached = excluded, max((e - s for _f, s, e in excluded), default=0)
+            self._exclusion_cache[actor.index] = cached
+        return cached
 
     def _context_present(self, actor: CompiledActor) -> bool:
         if self._whole is not None:
