@@ -619,7 +619,7 @@ def test_a_near_wider_than_half_a_passage_is_an_error_unless_under_not(tmp_path)
         "words up to 12 apart are sure to share one): write NEAR/12 or less, or set "
         "passage_words to 26 or more")
     assert (error.path, error.line, error.column) == (
-        str(tmp_path / "b.yaml"), QUERY_LINE, QUERY_COLUMN)  # where the NEAR begins
+        str(tmp_path / "b.yaml"), QUERY_LINE, QUERY_COLUMN + len("@hamas "))  # at NEAR/13
     assert load_rules_with_errors([tmp_path])[0].watches == ()
     write(tmp_path, HEADER.format(query="@hamas NEAR/12 @russia AND NOT (talks NEAR/40 @russia)"),
           "b.yaml")

@@ -524,7 +524,7 @@ def _check_nears_fit_passages(ctx: _Context, passage_words: int) -> None:
                           f"(matching.passage_words is {passage_words}, so only words up to "
                           f"{reach} apart are sure to share one): write NEAR/{reach} or "
                           f"less, or set passage_words to {2 * near.distance} or more",
-                          _query_origin(built.source, built.node, near.offset))
+                          _query_origin(built.source, built.node, near.operator_offset))
                 built.ok = False
 
 

@@ -88,6 +88,7 @@ class Near:
     right: Expr
     distance: int
     offset: int
+    operator_offset: int  # where "NEAR/n" is written (errors about the distance point there)
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +292,7 @@ class _Parser:
         if self.peek().kind == "NEAR":
             raise QueryError("NEAR cannot be chained: write (a NEAR/5 b) AND (b NEAR/5 c)",
                              self.peek().offset)
-        return Near(left, right, token.number, _offset(left))
+        return Near(left, right, token.number, _offset(left), token.offset)
 
     def parse_primary(self, where: str) -> Expr:
         token = self.next()
@@ -506,7 +507,7 @@ def expand_refs(expr: Expr, expansions: dict[str, tuple[str, ...]]) -> Expr:
         return Not(expand_refs(expr.child, expansions), expr.offset)
     if isinstance(expr, Near):
         return Near(expand_refs(expr.left, expansions), expand_refs(expr.right, expansions),
-                    expr.distance, expr.offset)
+                    expr.distance, expr.offset, expr.operator_offset)
     if isinstance(expr, Field):
         return Field(expr.field, expand_refs(expr.child, expansions), expr.offset)
     return expr
