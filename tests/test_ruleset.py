@@ -244,7 +244,8 @@ PROBE_FIGURES = [("a-near-misses", 107, 7, 7), ("b-near-misses", 96, 10, 0),
                  ("g-headlines", 67, 3, 2), ("h-wires", 71, 12, 1),
                  ("i-full-text", 52, 8, 1), ("j-long-articles", 40, 10, 0),
                  ("k-long-reports", 45, 14, 0), ("l-shared-sentences", 60, 29, 0),
-                 ("m-weeks-2026", 48, 0, 1), ("n-aid-and-arms", 56, 0, 4)]
+                 ("m-weeks-2026", 48, 0, 1), ("n-aid-and-arms", 56, 0, 4),
+                 ("o-weeks-2026b", 31, 0, 1)]
 
 
 @pytest.mark.parametrize("name, tp, fp, fn", PROBE_FIGURES)
