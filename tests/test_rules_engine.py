@@ -318,6 +318,22 @@ def test_a_query_term_reported_through_an_actor_is_not_repeated(tmp_path):
     assert [(t.text, t.actor) for t in hit.terms] == [("Hamas", "hamas")]
 
 
+def test_an_actor_or_word_written_twice_in_a_query_reports_each_occurrence_once(tmp_path):
+    m = matcher_for(tmp_path, "  - id: actor\n    query: '@iran AND (@iran OR @lavrov)'\n"
+                              "  - id: word\n    query: 'talks AND (talks OR visit*)'\n")
+    hits = m.match(Document("d", "Iran talks", "Lavrov and Iran: more talks"))
+    assert {h.watch: [(t.field, t.text) for t in h.terms] for h in hits} == {
+        "actor": [("title", "Iran"), ("body", "Lavrov"), ("body", "Iran")],
+        "word": [("title", "talks"), ("body", "talks")]}
+
+
+def test_occurrences_of_one_alias_through_several_proclitics_come_in_text_order(tmp_path):
+    m = one_watch(tmp_path, "@hamas AND @russia")
+    hit = hit_for(m, "روسيا", "وحماس ثم حماس ثم بحماس ثم لحماس")
+    assert [t.text for t in hit.terms if t.field == "body"] == [
+        "وحماس", "حماس", "بحماس", "لحماس"]
+    assert [t.start for t in hit.terms if t.field == "body"] == [0, 9, 17, 26]
+
 # --- the pre-filter --------------------------------------------------------------------------
 
 def test_a_watch_whose_required_terms_are_absent_is_not_evaluated(tmp_path):

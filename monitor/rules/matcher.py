@@ -149,6 +149,9 @@ class _CompiledWatch:
     # exact watches: the leaves outside NOT; a hit's evidence is all their occurrences
     # (a leaf of an OR that is absent has none), so no tree walk is needed for it either
     positive: tuple[Node, ...]
+    # whether the evidence may hold one occurrence twice (a leaf repeated, or any query
+    # tree: NEAR reports an occurrence once per pair); if not, sorting it is enough
+    repeats: bool
 
 
 _EMPTY = FoldedText("", " ", [], "", "")  # an empty field, without building the fold tables
@@ -350,14 +353,24 @@ class Matcher:
     def _hits(self, watches: list[_CompiledWatch], item: ItemState) -> list[Hit]:
         """The hits of `watches`, which match `item`, in their order."""
         evidences = []
+        # Popular names and theme words are the evidence of many hits: each leaf's
+        # occurrences are asked for once per item.
+        leaf_evidence: dict[Node, list[Evidence]] = {}
         for watch in watches:
             evidence: list[Evidence] = []
             if watch.exact:
                 for leaf in watch.positive:
-                    evidence += leaf.occurrences(item, ALL_FIELDS)
+                    found = leaf_evidence.get(leaf)
+                    if found is None:
+                        found = leaf_evidence[leaf] = leaf.occurrences(item, ALL_FIELDS)
+                    evidence += found
             else:
                 watch.root.evidence(item, ALL_FIELDS, evidence)
-            evidences.append(self._ordered(evidence, watch.plain))
+            if watch.plain:
+                evidence = self._ordered(evidence, True)
+            elif len(evidence) > 1:  # text order (see _ordered)
+                evidence = sorted(set(evidence)) if watch.repeats else sorted(evidence)
+            evidences.append(evidence)
         # TermMatches are made once per item and shared by its hits: popular names make one
         # item match many watches with the same evidence.
         self._make_term_matches(_NO_EVIDENCE.union(*evidences), item)
@@ -598,6 +611,15 @@ def _positive_leaves(node: Node) -> tuple[Node, ...]:
     return (node,)
 
 
+def _repeats(leaves: tuple[Node, ...]) -> bool:
+    """Whether two of an exact watch's positive leaves report the same occurrences: the
+    same @actor or #theme twice (one shared leaf object each), or the same word written
+    twice (two TermLeaf objects with one usage)."""
+    keys = [("usage", leaf.usage) if isinstance(leaf, TermLeaf) else id(leaf)
+            for leaf in leaves]
+    return len(set(keys)) < len(keys)
+
+
 def _has_positive_term(node: Node) -> bool:
     """Whether a plain term (not @actor, not #theme) can be evidence: one outside NOT."""
     if isinstance(node, TermLeaf):
@@ -688,12 +710,13 @@ def _compile(rules: RuleSet) -> Matcher:
             zip(rules.watches, planned, strict=True)):
         groups.sort(key=cost)
         primary, others = groups[0], tuple(groups[1:])
+        positive = _positive_leaves(root) if exact is not None else ()
         for term in primary:
             index_lists.setdefault(term, []).append(number)
         compiled.append(_CompiledWatch(
             watch.id, watch.priority, order[number], root, others,
             exact is not None, exact[1] if exact is not None else frozenset(),
-            _has_positive_term(root), _positive_leaves(root) if exact is not None else ()))
+            _has_positive_term(root), positive, exact is None or _repeats(positive)))
     compiler.table.build()
     index = {term: tuple(numbers) for term, numbers in index_lists.items()}
     logger.debug("compiled %d watches: %d terms, %d automaton keys", len(compiled),
