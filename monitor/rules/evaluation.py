@@ -39,7 +39,6 @@ class Usage(NamedTuple):
 
 
 _NOTHING: frozenset[int] = frozenset()
-_NO_OCCURRENCES: list[Occurrence] = []  # never appended to: callers copy what they keep
 _end_of_hit = itemgetter(0)  # an automaton hit is (end offset, key number)
 
 
@@ -90,7 +89,7 @@ class ItemState:
     """
 
     __slots__ = ("found", "fields", "source", "url", "lang", "actors", "themes",
-                 "term_matches", "_table", "_occ", "_texts", "_hits", "_in_field",
+                 "term_matches", "_table", "_occ", "_texts", "_hits", "_by_key", "_in_field",
                  "_actor_cache", "_theme_cache", "_source_words", "_host", "_whole",
                  "_item_found", "_body_ends", "_spaces", "_exclusion_cache")
 
@@ -108,9 +107,10 @@ class ItemState:
         # TermMatch (defined by the matcher) per evidence, shared by the item's hits
         self.term_matches: dict[Evidence, Any] = {}
         self._table = table
-        self._occ: dict[int, list[Occurrence]] | None = None  # see `term_occurrences`
+        self._occ: dict[int, list[Occurrence]] = {}
         self._texts = tuple(f.text for f in fields)
         self._hits = hits  # the automaton's hits per field, from the scan
+        self._by_key: tuple[Hits, ...] | None = None
         self._in_field: dict[int, set[int]] = {}
         self._actor_cache: dict[int, list[Evidence]] = {}
         self._theme_cache: dict[int, list[Evidence]] = {}
@@ -125,17 +125,15 @@ class ItemState:
         self._exclusion_cache: dict[int, tuple[list[Occurrence], int]] = {}
 
     def term_occurrences(self, term: int) -> list[Occurrence]:
-        """Where a found term occurs (every found term located on first use, then kept)."""
-        located = self._occ
+        """Where a found term occurs (located on first use, then kept for this item)."""
+        if term not in self.found:
+            return []
+        located = self._occ.get(term)
         if located is None:
-            located = self._occ = self._table.locate(self._texts, self._hits)
-        return located.get(term, _NO_OCCURRENCES)
-
-    def located(self) -> dict[int, list[Occurrence]]:
-        """Term id → occurrences of every found term (see `term_occurrences`)."""
-        located = self._occ
-        if located is None:
-            located = self._occ = self._table.locate(self._texts, self._hits)
+            by_key = self._by_key
+            if by_key is None:
+                by_key = self._by_key = tuple(map(TermTable.by_key, self._hits))
+            located = self._occ[term] = self._table.occurrences(term, self._texts, by_key)
         return located
 
     def found_in(self, mask: int) -> set[int]:
@@ -156,15 +154,15 @@ class ItemState:
         if cached is not None:
             return cached
         self._actor_cache[actor.index] = []  # a cycle guard; cycles are rejected at load
-        where = self.located()
+        where = self.term_occurrences
         usage_of = actor.usage_of
         found = self.found
         out = [(f, s, e, usage_of[term]) for term in actor.strong_set & found
-               for f, s, e in where[term]]
+               for f, s, e in where(term)]
         if actor.weak and not actor.weak_set.isdisjoint(found) \
                 and self._context_present(actor):
             out.extend((f, s, e, usage_of[term]) for term in actor.weak_set & found
-                       for f, s, e in where[term])
+                       for f, s, e in where(term))
         # an exclusion phrase counts even where it leaves a passage
         if out and not actor.exclude_set.isdisjoint(self._item_found):
             excluded, reach = (self._whole or self)._exclusions(actor)
@@ -214,10 +212,10 @@ class ItemState:
     def theme_occurrences(self, theme: CompiledTheme) -> list[Evidence]:
         cached = self._theme_cache.get(theme.index)
         if cached is None:
-            where = self.located()
+            where = self.term_occurrences
             usage_of = theme.usage_of
             cached = [(f, s, e, usage_of[term]) for term in theme.term_set & self.found
-                      for f, s, e in where[term]]
+                      for f, s, e in where(term)]
             self._theme_cache[theme.index] = cached
         return cached
 

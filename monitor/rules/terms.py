@@ -10,12 +10,12 @@ by two patterns are checked in Python.
 The hot path is therefore C code end to end: the automaton's hits become a list, the set of
 found keys and the set of found term ids are built with `set(map(...))`. Where a term
 occurred (needed for NEAR, exclusions and the spans of a hit) is worked out only when a
-watch asks for it, from the same hits, all of an item's at once: the text is never
-searched again.
+watch asks for it, from the same hits sorted by key: the text is never searched again.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from operator import itemgetter
 
 import ahocorasick
@@ -58,11 +58,8 @@ class TermTable:
         # key number → ((term id, end rule, lead, key length), ...)
         self._key_entries: list[tuple[tuple[int, int, int, int], ...]] = []
         self._checked_keys: frozenset[int] = frozenset()
-        # key number → (term id, hit end − occurrence start, occurrence end − hit end) when
-        # a hit of the key is always an occurrence ending a fixed distance from it, else None
-        self._key_spans: list[tuple[int, int, int] | None] = []
-        # terms with more than one key (Arabic proclitics): their hits need sorting
-        self._multi_key_terms: frozenset[int] = frozenset()
+        # term id → its keys' (number, length), end rule and lead; made on first use
+        self._locators: dict[int, tuple[tuple[tuple[int, int], ...], int, int]] = {}
 
     def add(self, pattern: Pattern) -> int:
         """Return the term id of `pattern`, adding it if no equivalent pattern is known."""
@@ -120,19 +117,11 @@ class TermTable:
         if keys_list:
             automaton.make_automaton()
         self._automaton = automaton
+        self._locators.clear()  # key numbers change with every build
         self._keys = keys_list
         self._key_term = key_term
         self._key_entries = key_entries
         self._checked_keys = frozenset(i for i, t in enumerate(key_term) if t < 0)
-        fixed_end = {END_AT_PAD: 0, END_AFTER: 1}
-        self._key_spans = [(term, length - 1 - lead, fixed_end[rule]) if rule in fixed_end
-                           else None for term, rule, lead, length in single.values()]
-        self._key_spans.extend([None] * len(shared))
-        keys_of: dict[int, int] = {}
-        for entries in key_entries:
-            for entry in entries:
-                keys_of[entry[0]] = keys_of.get(entry[0], 0) + 1
-        self._multi_key_terms = frozenset(t for t, count in keys_of.items() if count > 1)
 
     def _ensure_built(self) -> None:
         if self._automaton is None:
@@ -164,47 +153,61 @@ class TermTable:
                         found.update(self._verified(text, e, key))
         return found
 
-    def locate(self, texts: tuple[str, ...], hits: tuple[Hits, ...]
-               ) -> dict[int, list[Occurrence]]:
-        """Where every term found in the fields occurs (`hits` from `scan` of `texts`):
-        term id → its occurrences in field and text order.
+    def occurrences(self, term_id: int, texts: tuple[str, ...],
+                    by_key: tuple[Hits, ...]) -> list[Occurrence]:
+        """Where a term occurs in the folded fields, in field and text order.
 
-        The scan already found every occurrence, so this is one pass over its hits, not
-        another search of the text; an item's hits are made into occurrences all at once
-        (the first time a watch needs a position) rather than term by term, which costs a
-        call and a search per term.
+        `by_key` holds each field's automaton hits sorted by key number (see `by_key`): the
+        scan already found every occurrence, so locating a term is a binary search for each
+        of its keys, not another pass over the text.
         """
-        key_spans = self._key_spans
-        entries = self._key_entries
-        out: dict[int, list[Occurrence]] = {}
-        get = out.get
-        for field, field_hits in enumerate(hits):
-            text = texts[field]
-            for e, key in field_hits:
-                span = key_spans[key]
-                if span is not None:  # the common case, kept to a few steps: every item
-                    term, back, ahead = span  # with a hit takes it for each of its hits
-                    located = get(term)
-                    if located is None:
-                        out[term] = [(field, e - back, e + ahead)]
-                    else:
-                        located.append((field, e - back, e + ahead))
-                    continue
-                for term, rule, lead, length in entries[key]:
+        locator = self._locators.get(term_id)
+        if locator is None:
+            locator = self._locators[term_id] = self._locator(term_id)
+        numbers, rule, lead = locator
+        out: list[Occurrence] = []
+        for field, hits in enumerate(by_key):
+            if not hits:
+                continue
+            count = len(hits)
+            located: list[Occurrence] = []
+            for number, length in numbers:
+                i = bisect_left(hits, number, key=_key_of_hit)
+                while i < count and hits[i][1] == number:
+                    e = hits[i][0]
+                    i += 1
                     if rule == END_AT_PAD:
-                        end = e
+                        located.append((field, e - length + 1 + lead, e))
                     elif rule == END_AFTER:
-                        end = e + 1
+                        located.append((field, e - length + 1 + lead, e + 1))
                     else:
+                        text = texts[field]
                         end = text.find(" ", e + 1)
                         if rule == NOUN_ENDING and text[e + 1:end] not in NOUN_ENDINGS \
                                 or rule == ADJECTIVE_ENDING \
                                 and text[e + 1:end] not in ADJECTIVE_ENDINGS:
                             continue
-                    out.setdefault(term, []).append((field, e - length + 1 + lead, end))
-        for term in self._multi_key_terms.intersection(out):
-            out[term].sort()  # two keys' hits ending at one offset come in either order
+                        located.append((field, e - length + 1 + lead, end))
+            if len(numbers) > 1:
+                located.sort()
+            out.extend(located)
         return out
+
+    @staticmethod
+    def by_key(hits: Hits) -> Hits:
+        """A field's hits from `scan`, sorted by key number (stable: text order within)."""
+        return sorted(hits, key=_key_of_hit)
+
+    def _locator(self, term_id: int) -> tuple[tuple[tuple[int, int], ...], int, int]:
+        """((key number, key length), ...), end rule and lead of a term, for `occurrences`."""
+        pattern = self.patterns[term_id]
+        rule = _END_RULES[pattern.form]
+        if rule == END_AT_PAD and pattern.open_end:
+            rule = END_AFTER
+        self._ensure_built()
+        get = self._automaton.get  # type: ignore[union-attr]
+        numbers = tuple((get(key), len(key)) for key in pattern.automaton_keys())
+        return numbers, rule, 0 if pattern.open_start else 1
 
     def _verified(self, text: str, e: int, key: int) -> list[int]:
         """Terms of a checked key really present at a hit ending at `e`."""
