@@ -366,11 +366,7 @@ class Matcher:
                     evidence += found
             else:
                 watch.root.evidence(item, ALL_FIELDS, evidence)
-            if watch.plain:
-                evidence = self._ordered(evidence, True)
-            elif len(evidence) > 1:  # text order (see _ordered)
-                evidence = sorted(set(evidence)) if watch.repeats else sorted(evidence)
-            evidences.append(evidence)
+            evidences.append(self._ordered(evidence, watch.plain, watch.repeats))
         # TermMatches are made once per item and shared by its hits: popular names make one
         # item match many watches with the same evidence.
         self._make_term_matches(_NO_EVIDENCE.union(*evidences), item)
@@ -378,7 +374,8 @@ class Matcher:
         return [_new_tuple(Hit, (watch.id, watch.priority, tuple(map(get, evidence))))
                 for watch, evidence in zip(watches, evidences, strict=True)]
 
-    def _ordered(self, evidence: list[Evidence], plain: bool) -> list[Evidence]:
+    def _ordered(self, evidence: list[Evidence], plain: bool, repeats: bool = True
+                 ) -> list[Evidence]:
         """Evidence in text order, without repeats.
 
         With `plain` (the query has plain terms outside NOT), a plain query term is left out
@@ -387,7 +384,9 @@ class Matcher:
         """
         # Evidence tuples start with their position, so tuple order is text order (ties,
         # the same words reported by two usages, by usage id).
-        ordered = sorted(set(evidence)) if len(evidence) > 1 else evidence
+        # Without `repeats` (see _CompiledWatch) no occurrence can come twice: no set needed.
+        ordered = evidence if len(evidence) < 2 else sorted(set(evidence)) if repeats \
+            else sorted(evidence)
         if not plain:
             return ordered
         named = self._named_usage
