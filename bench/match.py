@@ -22,6 +22,16 @@ workload is timed (`machine`): absolute figures are only comparable between runs
 machine ran that workload at about the same speed. `bench/match_instructions.py` counts the
 instructions of the same passes instead, which do not move with the machine.
 
+Then the silent scenario (`silent` in the JSON), at 10,000 and 100,000 watches when 1,000 is
+measured too: the same 1,000 watches, plus watches of the same shapes over names of other
+syllables that no item contains (`check_silence` proves they add no hit). Between the two
+scenarios at one size the rules differ in what they hit, not in number: the silent growth
+from 1,000 is what more rules cost the matcher, and what the realistic rules cost beyond the
+silent ones, divided by the hits they make beyond them, is the cost of one hit at that size
+(`ms_per_extra_hit_at_100k`). Hits per item grow about 150x from 1,000 to 100,000 realistic
+watches; no matcher builds 150x the output in 3x the time unless a hit costs next to nothing
+beside reading the item, which is what the two figures together show.
+
     .venv/bin/python bench/match.py            # 100, 1k, 10k, 100k watches
     .venv/bin/python bench/match.py --quick    # 100 and 1k watches, 300 items
 """
@@ -56,11 +66,13 @@ from monitor.rules import (
     Theme,
     Watch,
     compile_rules,
+    fold,
     fold_text,
     load_rules,
     parse_pattern,
     parse_query,
 )
+from monitor.rules.patterns import NOUN_ENDINGS
 
 SEED = 20231107
 SIZES = (100, 1_000, 10_000, 100_000)
@@ -73,6 +85,11 @@ PASSAGE_LIMIT = 10_000  # and time the rules with passages up to this many (a se
 PASSAGE_WORDS = 24  # as the shipped rule set
 QUICK_ITEMS = 300
 ENTITIES = 50_000
+# The silent scenario: the realistic watches of this size, then watches over names no item
+# can contain up to each larger size, so the hits stay those of this size while the rules
+# grow (what the rules themselves cost, apart from the hits they make).
+SILENT_BASE = 1_000
+SILENT_SIZES = (10_000, 100_000)
 # How strongly items and watches favour the newsworthy entities (Zipf exponents over one
 # shared ranking). Items follow news: a few names are everywhere. Watches are flatter: a big
 # deployment watches a long tail of clients' names, popular ones a little more often.
@@ -80,10 +97,18 @@ ITEM_POPULARITY = 1.0
 WATCH_POPULARITY = 0.3
 THEMES = 300
 
-SYLLABLES = ("ka ri mo zan tel bor vin ash ul dra nes lo mir sha tar gun el ov ra den pe ko "
-             "lis man sor ba ni vek hal jun qa zim ter fa gor lu nak ser dim ya hos ren bal "
-             "kir sto mu ve zor").split()
+SYLLABLES = tuple("ka ri mo zan tel bor vin ash ul dra nes lo mir sha tar gun el ov ra den pe "
+                  "ko lis man sor ba ni vek hal jun qa zim ter fa gor lu nak ser dim ya hos "
+                  "ren bal kir sto mu ve zor".split())
+# Syllables with a letter no item word is made of (c, w, x appear only in a few common
+# words): names of these are what the silent scenario watches.
+# 58 of them: 100,000 distinct names of two or three syllables need more than 46.
+SILENT_SYLLABLES = tuple("wa we wi wo cu ce ci co xa xe xi xo wal wen wic wor cax cel cin "
+                         "cos cur xan xel xim xor wak cev cix wod cam wes cot xar wib cuz "
+                         "xet wum cop xis wag cer wel cul xub wat cid xol web cag xum wir "
+                         "cek xad wop cus xen wim cob".split())
 _CYRILLIC = {"a": "а", "b": "б", "d": "д", "e": "е", "f": "ф", "g": "г", "h": "х", "i": "и",
+             "c": "ц", "w": "в", "x": "кс",  # for the silent names only
              "j": "дж", "k": "к", "l": "л", "m": "м", "n": "н", "o": "о", "p": "п", "q": "к",
              "r": "р", "s": "с", "t": "т", "u": "у", "v": "в", "y": "й", "z": "з"}
 CYRILLIC_ENDINGS = ("", "а", "у", "ом", "ым", "е", "ы", "ов")
@@ -130,9 +155,9 @@ class Entity:
     weak_surname: bool    # the bare surname is a weak alias needing context
 
 
-def _name(rng: random.Random, used: set[str]) -> str:
+def _name(rng: random.Random, used: set[str], syllables: tuple[str, ...]) -> str:
     while True:
-        token = "".join(rng.choice(SYLLABLES) for _ in range(rng.choice((2, 2, 3))))
+        token = "".join(rng.choice(syllables) for _ in range(rng.choice((2, 2, 3))))
         if token not in used and len(token) >= 4:
             used.add(token)
             return token.capitalize()
@@ -152,12 +177,12 @@ def _variant(token: str, rng: random.Random) -> str:
     return "".join(chars)
 
 
-def make_entities(rng: random.Random) -> list[Entity]:
+def make_entities(rng: random.Random, syllables: tuple[str, ...] = SYLLABLES) -> list[Entity]:
     used: set[str] = set()
     out = []
     for _ in range(ENTITIES):
         organisation = rng.random() < 0.25
-        first, last = _name(rng, used), _name(rng, used)
+        first, last = _name(rng, used, syllables), _name(rng, used, syllables)
         out.append(Entity(
             first=first, last=last, organisation=organisation,
             variant=_variant(last, rng),
@@ -223,7 +248,8 @@ def entity_aliases(entity: Entity) -> tuple[list[tuple[str, bool]], list[str], l
 
 
 def make_ruleset(size: int, entities: list[Entity], themes: list[tuple[str, list[str]]],
-                 seed: int) -> RuleSet:
+                 seed: int, prefix: str = "") -> RuleSet:
+    """`size` watches over `entities`; ids of watches and actors start with `prefix`."""
     rng = random.Random(seed + size)
     pick_entity = zipf_picker(rng, popularity(len(entities), seed), WATCH_POPULARITY)
     origin = Origin("bench", 1, 1)
@@ -231,7 +257,7 @@ def make_ruleset(size: int, entities: list[Entity], themes: list[tuple[str, list
 
     def actor(index: int) -> str:
         if index not in used:
-            used[index] = f"e{index}"
+            used[index] = f"{prefix}e{index}"
         return "@" + used[index]
 
     queries: list[str] = []
@@ -239,7 +265,7 @@ def make_ruleset(size: int, entities: list[Entity], themes: list[tuple[str, list
         a, b, c = (actor(pick_entity()) for _ in range(3))
         theme = "#" + rng.choice(themes)[0]
         w1, w2, w3 = (rng.choice(COMMON[40:]) for _ in range(3))
-        entity = entities[int(a[2:])]
+        entity = entities[int(a[2 + len(prefix):])]
         shape = rng.random()
         if shape < 0.30:
             query = f"{a} AND {theme}"
@@ -275,7 +301,8 @@ def make_ruleset(size: int, entities: list[Entity], themes: list[tuple[str, list
                        for tid, terms in themes)
     priorities = ("low", "normal", "normal", "high", "critical")
     watches = tuple(
-        Watch(id=f"w{i}", title=f"w{i}", description="", priority=priorities[i % 5],
+        Watch(id=f"{prefix}w{i}", title=f"{prefix}w{i}", description="",
+              priority=priorities[i % 5],
               tags=(), query=q, expr=parse_query(q), examples=(), origin=origin,
               query_origin=origin)
         for i, q in enumerate(queries))
@@ -360,6 +387,44 @@ def make_items(count: int, entities: list[Entity], seed: int) -> list[Document]:
     return docs
 
 
+def item_vocabulary(entities: list[Entity], seed: int) -> set[str]:
+    """Every folded word `make_items` can write, however many items it makes."""
+    tail = make_tail(random.Random(seed))  # the draws make_items starts with
+    words = set(COMMON) | set(TITLE_WORDS) | set(CYRILLIC_COMMON) | {"movement", "front"}
+    words.update(tail)
+    words.update(_to_cyrillic(w).lower() for w in tail[:3000])
+    for entity in entities:
+        words.update((entity.first, entity.last, entity.variant))
+        if entity.cyrillic:
+            words.update(entity.cyrillic + ending for ending in CYRILLIC_ENDINGS)
+    return {word for text in words for word in fold(text).split()}
+
+
+def silent_entities(entities: list[Entity], seed: int) -> list[Entity]:
+    """Entities made like `entities` whose every alias word is one no item can contain."""
+    vocabulary = item_vocabulary(entities, seed)
+
+    def silent(entity: Entity) -> bool:
+        tokens = [fold(entity.first), fold(entity.last), fold(entity.variant)]
+        if entity.cyrillic:  # a declined alias: stem~ also takes every noun ending
+            stem = fold(entity.cyrillic)
+            tokens.extend(stem + ending for ending in NOUN_ENDINGS)
+        return vocabulary.isdisjoint(tokens)
+
+    return [e for e in make_entities(random.Random(seed + 1), SILENT_SYLLABLES) if silent(e)]
+
+
+def make_silent_ruleset(size: int, entities: list[Entity], themes: list[tuple[str, list[str]]],
+                        seed: int) -> RuleSet:
+    """The SILENT_BASE realistic watches, then `size - SILENT_BASE` of the same shapes over
+    `silent_entities` (ids starting with "s"): the same themes and words, never a hit."""
+    base = make_ruleset(SILENT_BASE, entities, themes, seed)
+    quiet = make_ruleset(size - SILENT_BASE, silent_entities(entities, seed), themes, seed,
+                         prefix="s")
+    return replace(base, actors=base.actors + quiet.actors,
+                   watches=base.watches + quiet.watches)
+
+
 def ruleset_yaml(rules: RuleSet) -> str:
     """The rule set as a rule file, to time `load_rules` (YAML, schema, parsing) as well."""
     def alias(a: Alias) -> object:
@@ -394,7 +459,8 @@ def bare_scan_setup(keys: list[str], docs: list[Document]
     return raw, folded
 
 
-def run_size(size: int, item_count: int, seed: int) -> dict[str, object]:
+def run_size(size: int, item_count: int, seed: int, silent: bool = False
+             ) -> dict[str, object]:
     rng = random.Random(seed)
     entities = make_entities(rng)
     themes = make_themes(rng)
@@ -404,7 +470,7 @@ def run_size(size: int, item_count: int, seed: int) -> dict[str, object]:
     rss_before = _rss_mb()
 
     started = time.perf_counter()
-    rules = make_ruleset(size, entities, themes, seed)
+    rules = (make_silent_ruleset if silent else make_ruleset)(size, entities, themes, seed)
     parse_seconds = time.perf_counter() - started  # includes generating the query strings
     started = time.perf_counter()
     matcher = compile_rules(rules)
@@ -443,8 +509,10 @@ def run_size(size: int, item_count: int, seed: int) -> dict[str, object]:
     raw_seconds = min(raw_pass() for _ in range(3))
     prefilter_seconds = min(prefilter_pass() for _ in range(3))
     peak_rss = _rss_mb()  # before the timings below, which need memory of their own
+    if silent:
+        check_silence(matcher, make_ruleset(SILENT_BASE, entities, themes, seed), docs)
     passages = None
-    if size <= PASSAGE_LIMIT:
+    if size <= PASSAGE_LIMIT and not silent:
         with_passages = compile_rules(replace(rules, passage_words=PASSAGE_WORDS))
         match_pass(with_passages)  # warm-up
         best = min(match_pass(with_passages) for _ in range(3))
@@ -453,7 +521,7 @@ def run_size(size: int, item_count: int, seed: int) -> dict[str, object]:
                     "time_ratio": round(best[0] / match_seconds, 2),
                     "hits_per_item": round(best[1] / len(docs), 2)}
     load_seconds = None
-    if size <= YAML_LOAD_LIMIT:
+    if size <= YAML_LOAD_LIMIT and not silent:
         with tempfile.TemporaryDirectory() as directory:
             path = Path(directory) / "rules.yaml"
             path.write_text(ruleset_yaml(rules), encoding="utf-8")
@@ -463,6 +531,7 @@ def run_size(size: int, item_count: int, seed: int) -> dict[str, object]:
             assert len(loaded.watches) == size
     return {
         "watches": size,
+        "scenario": "silent" if silent else "realistic",
         "actors": len(rules.actors),
         "themes": len(rules.themes),
         "terms": matcher.term_count,
@@ -486,6 +555,38 @@ def run_size(size: int, item_count: int, seed: int) -> dict[str, object]:
         "rss_growth_mb": round(peak_rss - rss_before, 1),
         "with_passages": passages,
     }
+
+
+def silent_growth(realistic: dict[int, dict[str, object]], silent: dict[int, dict[str, object]],
+                  cost: str, name: str, unit: str) -> dict[str, object]:
+    """Growth from SILENT_BASE watches to each silent size (the rules' own cost), and the
+    cost of one more hit at that size: what the realistic rules cost beyond the silent ones,
+    per hit they make beyond them."""
+    out: dict[str, object] = {}
+    base = realistic.get(SILENT_BASE)
+    for size, quiet in sorted(silent.items()):
+        label = f"{SILENT_BASE // 1000}k_to_{size // 1000}k_silent"
+        if base is not None:
+            ratio = quiet[cost] / base[cost]  # type: ignore[operator]
+            out[f"{name}_growth_{label}"] = round(ratio, 2)
+            out[f"{name}_growth_{label}_under_3x"] = ratio < 3.0
+        loud = realistic.get(size)
+        if loud is None:
+            continue
+        extra_hits = loud["hits_per_item"] - quiet["hits_per_item"]  # type: ignore[operator]
+        if extra_hits > 0:
+            out[f"{unit}_per_extra_hit_at_{size // 1000}k"] = round(
+                (loud[cost] - quiet[cost]) / extra_hits, 4)  # type: ignore[operator]
+    return out
+
+
+def check_silence(matcher: Matcher, base: RuleSet, docs: list[Document]) -> None:
+    """Fail unless `matcher` (a silent rule set) hits exactly what `base` alone hits."""
+    alone = compile_rules(base)
+    for doc in docs:
+        got = [h.watch for h in matcher.match(doc)]
+        if got != [h.watch for h in alone.match(doc)]:
+            raise AssertionError(f"silent watches are not silent on {doc.id}: {got}")
 
 
 def python_speed_ms() -> float:
@@ -514,21 +615,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--items", type=int, help="number of items")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--silent", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     items = args.items or (QUICK_ITEMS if args.quick else ITEMS)
     if args.child is not None:
-        print(json.dumps(run_size(args.child, items, args.seed)))
+        print(json.dumps(run_size(args.child, items, args.seed, args.silent)))
         return 0
     sizes = tuple(int(s) for s in args.sizes.split(",")) if args.sizes else \
         (QUICK_SIZES if args.quick else SIZES)
     speed_before = python_speed_ms()
     results = []
-    for size in sizes:
+    silent_results = []
+    for size, silent in [(size, False) for size in sizes] + [
+            (size, True) for size in SILENT_SIZES if size in sizes and SILENT_BASE in sizes]:
         out = subprocess.run(
             [sys.executable, __file__, "--child", str(size), "--items", str(items),
-             "--seed", str(args.seed)], check=True, capture_output=True, text=True)
-        results.append(json.loads(out.stdout))
-        print(f"{size} watches: {results[-1]['items_per_second']} items/s", file=sys.stderr)
+             "--seed", str(args.seed), *(["--silent"] if silent else [])],
+            check=True, capture_output=True, text=True)
+        (silent_results if silent else results).append(json.loads(out.stdout))
+        print(f"{size} watches{' (silent)' if silent else ''}: "
+              f"{(silent_results if silent else results)[-1]['items_per_second']} items/s",
+              file=sys.stderr)
     by_size = {r["watches"]: r for r in results}
     goals: dict[str, object] = {}
     if 10_000 in by_size:
@@ -553,9 +660,11 @@ def main(argv: list[str] | None = None) -> int:
             # what is left of the 3x budget for deciding the candidates and building hits.
             goals[f"prefilter_{name}_vs_match"] = round(
                 b["prefilter_ms_per_item"] / a["ms_per_item"], 2)
+    goals.update(silent_growth(by_size, {r["watches"]: r for r in silent_results},
+                               "ms_per_item", "time", "ms"))
     machine = {"python_speed_ms_before": speed_before, "python_speed_ms_after": python_speed_ms()}
     print(json.dumps({"python": sys.version.split()[0], "seed": args.seed, "machine": machine,
-                      "sizes": results, "goals": goals}, indent=2))
+                      "sizes": results, "silent": silent_results, "goals": goals}, indent=2))
     return 0
 
 

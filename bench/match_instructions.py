@@ -18,7 +18,9 @@ compiling run uninstrumented; then, for each measured pass, the parent turns cou
 zeroes the counters, lets the child run the pass and reads the count with
 `callgrind_control`. The passes are the full match (`Matcher.match`), the prefilter alone
 (`Matcher.plausible`) and the bare scan of the same keys with the same library (pyahocorasick
-`iter()` over pre-folded texts), as in `bench/match.py`. Prints JSON.
+`iter()` over pre-folded texts), as in `bench/match.py`. With 1,000 among the sizes, the
+silent scenario of `bench/match.py` follows at 10,000 and 100,000: growth in instructions
+with the hits held, and `instructions_per_extra_hit_at_100k`. Prints JSON.
 
     .venv/bin/python bench/match_instructions.py                   # 100, 1k, 10k, 100k: ~6 min
     .venv/bin/python bench/match_instructions.py --sizes 1000,10000 --items 200
@@ -48,13 +50,17 @@ PASSES = ("match", "prefilter", "raw_scan")
 _COUNT = re.compile(r"^\s*Th\s+\d+\s+([\d,]+)", re.MULTILINE)
 
 
-def child(size: int, item_count: int, seed: int) -> None:
+def child(size: int, item_count: int, seed: int, silent: bool) -> None:
     """Prepare everything uncounted, then run each pass when the parent says so."""
     rng = random.Random(seed)
     entities = bench.make_entities(rng)
     themes = bench.make_themes(rng)
     docs = bench.make_items(item_count, entities, seed)
-    matcher = compile_rules(bench.make_ruleset(size, entities, themes, seed))
+    make = bench.make_silent_ruleset if silent else bench.make_ruleset
+    matcher = compile_rules(make(size, entities, themes, seed))
+    if silent:
+        bench.check_silence(matcher, bench.make_ruleset(bench.SILENT_BASE, entities, themes,
+                                                        seed), docs)
     raw, folded = bench.bare_scan_setup(matcher.automaton_keys(), docs)
     hits = 0
 
@@ -88,7 +94,8 @@ def child(size: int, item_count: int, seed: int) -> None:
         passes[name]()
         _say("done")
         sys.stdin.readline()
-    _say(json.dumps({"watches": size, "items": len(docs), "terms": matcher.term_count,
+    _say(json.dumps({"watches": size, "scenario": "silent" if silent else "realistic",
+                     "items": len(docs), "terms": matcher.term_count,
                      "hits_per_item": round(hits / len(docs), 2)}))
 
 
@@ -102,11 +109,12 @@ def _control(pid: int, *args: str) -> str:
                           capture_output=True, text=True).stdout
 
 
-def measure(size: int, item_count: int, seed: int) -> dict[str, object]:
+def measure(size: int, item_count: int, seed: int, silent: bool = False) -> dict[str, object]:
     """Run one size under callgrind and return its instruction counts per item."""
     command = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
                "--callgrind-out-file=/dev/null", sys.executable, __file__,
-               "--child", str(size), "--items", str(item_count), "--seed", str(seed)]
+               "--child", str(size), "--items", str(item_count), "--seed", str(seed),
+               *(["--silent"] if silent else [])]
     log = tempfile.TemporaryFile(mode="w+")  # valgrind's own messages; shown on failure
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                stderr=log, text=True)
@@ -176,9 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--items", type=int, default=ITEMS, help="number of items")
     parser.add_argument("--seed", type=int, default=bench.SEED)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--silent", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
-        child(args.child, args.items, args.seed)
+        child(args.child, args.items, args.seed, args.silent)
         return 0
     missing = [tool for tool in ("valgrind", "callgrind_control") if shutil.which(tool) is None]
     if missing:
@@ -186,13 +195,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     sizes = tuple(int(s) for s in args.sizes.split(",")) if args.sizes else bench.SIZES
     results = []
-    for size in sizes:
-        results.append(measure(size, args.items, args.seed))
-        print(f"{size} watches: {results[-1]['instructions_per_item']:,} instructions/item",
-              file=sys.stderr)
+    silent_results = []
+    for size, silent in [(size, False) for size in sizes] + [
+            (size, True) for size in bench.SILENT_SIZES
+            if size in sizes and bench.SILENT_BASE in sizes]:
+        done = measure(size, args.items, args.seed, silent)
+        (silent_results if silent else results).append(done)
+        print(f"{size} watches{' (silent)' if silent else ''}: "
+              f"{done['instructions_per_item']:,} instructions/item", file=sys.stderr)
     by_size = {int(r["watches"]): r for r in results}  # type: ignore[call-overload]
+    goals = growth(by_size)
+    goals.update(bench.silent_growth(
+        by_size, {int(r["watches"]): r for r in silent_results},  # type: ignore[call-overload]
+        "instructions_per_item", "instruction", "instructions"))
     print(json.dumps({"python": sys.version.split()[0], "seed": args.seed, "sizes": results,
-                      "goals": growth(by_size)}, indent=2))
+                      "silent": silent_results, "goals": goals}, indent=2))
     return 0
 
 
