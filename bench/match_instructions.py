@@ -22,7 +22,7 @@ zeroes the counters, lets the child run the pass and reads the count with
 silent scenario of `bench/match.py` follows at 10,000 and 100,000: growth in instructions
 with the hits held, and `instructions_per_extra_hit_at_100k`. Prints JSON.
 
-    .venv/bin/python bench/match_instructions.py                   # 100, 1k, 10k, 100k: ~6 min
+    .venv/bin/python bench/match_instructions.py     # 100, 1k, 10k, 100k, then silent: ~11 min
     .venv/bin/python bench/match_instructions.py --sizes 1000,10000 --items 200
 """
 
