@@ -196,9 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = tuple(int(s) for s in args.sizes.split(",")) if args.sizes else bench.SIZES
     results = []
     silent_results = []
-    for size, silent in [(size, False) for size in sizes] + [
-            (size, True) for size in bench.SILENT_SIZES
-            if size in sizes and bench.SILENT_BASE in sizes]:
+    for size, silent in bench.scenario_runs(sizes):
         done = measure(size, args.items, args.seed, silent)
         (silent_results if silent else results).append(done)
         print(f"{size} watches{' (silent)' if silent else ''}: "
