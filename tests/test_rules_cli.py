@@ -161,6 +161,31 @@ def test_match_rejects_a_line_that_is_not_json(cli, rules_dir):
     assert "<stdin>:2: not a JSON object" in result.output
 
 
+@pytest.mark.parametrize(("line", "message"), [
+    ('{"id": "a", "lang": 3}', "<stdin>:2: 'lang' must be a string or null, got 3"),
+    ('{"id": "a", "title": ["Hamas"]}',
+     "<stdin>:2: 'title' must be a string or null, got an array"),
+    ('{"id": "a", "summary": {"text": "Hamas"}}',
+     "<stdin>:2: 'summary' must be a string or null, got an object"),
+    ('{"id": "a", "source": false}', "<stdin>:2: 'source' must be a string or null, got false"),
+    ('{"id": 2.5}', "<stdin>:2: 'id' must be a string or a whole number, got 2.5"),
+])
+def test_match_rejects_a_field_of_the_wrong_type(cli, rules_dir, line, message):
+    result = CliRunner().invoke(cli, ["match", "--rules", str(rules_dir), "--input", "-"],
+                                input=_lines(ITEMS[:1]) + line + "\n")
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_match_takes_a_numeric_id_and_null_fields(cli, rules_dir):
+    line = json.dumps({"id": 7, "title": ITEMS[0]["title"], "summary": None, "lang": None})
+    result = CliRunner().invoke(cli, ["match", "--rules", str(rules_dir), "--input", "-"],
+                                input=line + "\n")
+    assert result.exit_code == 0, result.output
+    assert {json.loads(out)["id"] for out in result.stdout.splitlines()} == {"7"}
+
+
 def test_match_with_invalid_rules_exits_with_the_rule_error(cli, tmp_path):
     path = tmp_path / "rules.yaml"
     path.write_text("watches:\n  - id: w\n    query: 'NOT x'\n")

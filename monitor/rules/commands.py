@@ -131,15 +131,41 @@ def _read_items(stream: TextIO, name: str) -> Iterator[tuple[int, dict[str, Any]
         yield number, item
 
 
-def item_document(item: dict[str, Any], fallback_id: str) -> Document:
-    """The Document for one item record: summary and content (HTML allowed) form the body."""
-    parts = [html_to_text(str(item.get(key) or "")) for key in ("summary", "content")]
+def item_document(item: dict[str, Any], where: str) -> Document:
+    """The Document for one item record: summary and content (HTML allowed) form the body.
+
+    `where` ("file:line") names the record in errors and is its id when it has none.
+    Raises click.ClickException for a key of the wrong JSON type.
+    """
+    item_id = item.get("id")
+    if item_id is not None and (isinstance(item_id, bool)
+                                or not isinstance(item_id, (str, int))):
+        raise click.ClickException(
+            f"{where}: 'id' must be a string or a whole number, got {_json_type(item_id)}")
+    for key in _TEXT_KEYS:
+        value = item.get(key)
+        if value is not None and not isinstance(value, str):
+            raise click.ClickException(
+                f"{where}: '{key}' must be a string or null, got {_json_type(value)}")
+    parts = [html_to_text(item.get(key) or "") for key in ("summary", "content")]
     body = "\n\n".join(part for part in parts if part)
     return Document(
-        id=str(item.get("id") if item.get("id") is not None else fallback_id),
-        title=str(item.get("title") or ""),
+        id=str(item_id) if item_id is not None else where,
+        title=item.get("title") or "",
         body=body,
         source=item.get("source"),
         url=item.get("url"),
         lang=item.get("lang"),
     )
+
+
+# The keys `item_document` reads besides `id` (`published` is part of the format but not
+# read: an item's age matters to alerting, which `monitor match` does not do).
+_TEXT_KEYS = ("title", "summary", "content", "url", "source", "lang")
+
+
+def _json_type(value: object) -> str:
+    """How to name a JSON value in an error: containers by kind, scalars as written."""
+    if isinstance(value, (dict, list)):
+        return "an object" if isinstance(value, dict) else "an array"
+    return json.dumps(value)
