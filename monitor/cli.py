@@ -7,6 +7,7 @@ stderr and a non-zero exit code (2 for configuration and schema problems).
 from __future__ import annotations
 
 import asyncio
+import difflib
 import json
 import logging
 import sys
@@ -402,6 +403,13 @@ cli.add_command(match_command)
 rules_group.add_command(derive_command)
 
 
+def _unknown_watch(watch_id: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(watch_id, sorted(known), n=3)
+    hint = f"did you mean {' or '.join(map(repr, close))}?" if close else \
+        "a watch's id is the `id:` of its entry under `watches:` in the rule files"
+    return f"no watch {watch_id!r} among the {len(known)} watches of the rules; {hint}"
+
+
 @rules_group.command("backtest")
 @click.option("--since", default="30d", show_default=True, help="Items first seen within this long.")
 @click.option("--watch", "watch_id", help="Only this watch.")
@@ -426,7 +434,7 @@ def rules_backtest(app: AppContext, since: str, watch_id: str | None, rules_path
             raise MonitorError("no rule files found: pass --rules PATH or set rules.paths in the configuration")
         rules, matcher = loaded
     if watch_id and watch_id not in {w.id for w in rules.watches}:
-        raise MonitorError(f"no watch {watch_id!r} in the rules; `monitor rules validate` lists them")
+        raise MonitorError(_unknown_watch(watch_id, [w.id for w in rules.watches]))
     cutoff = utcnow() - timedelta(seconds=duration_option(since) or 0)
     by_watch: dict[str, list[Any]] = {}
     with app.database(sync=False).session() as session:

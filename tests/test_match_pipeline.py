@@ -164,6 +164,9 @@ def test_backtest_shows_matches_without_recording(database_url: str, tmp_path: P
                                                                ("kremlin", "Kremlin hosts Hamas leaders")]
     table = runner.invoke(cli, ["rules", "backtest", "--rules", str(rules_dir), "--watch", "contacts"]).stdout
     assert "Russia–Hamas contacts [contacts, high]: 1" in table and "nothing recorded" in table
+    typo = runner.invoke(cli, ["rules", "backtest", "--rules", str(rules_dir), "--watch", "contact"])
+    assert typo.exit_code != 0 and "no watch 'contact'" in str(typo.exception)
+    assert "did you mean 'contacts'?" in str(typo.exception)
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(Hit)) == 0
     db.dispose()
