@@ -15,6 +15,7 @@ from typing import Any, Callable, TypeVar
 
 from monitor.durations import parse_duration, parse_size
 from monitor.errors import ConfigError
+from monitor.urls import feed_url_problem
 
 ENV_CONFIG = "MONITOR_CONFIG"
 ENV_DATABASE_URL = "MONITOR_DATABASE_URL"
@@ -200,8 +201,13 @@ def settings_from_dict(data: dict[str, Any], config_path: Path | None = None) ->
         if not isinstance(entry, dict):
             reader.fail(key, "expected a table with at least url = \"...\"")
         url = reader.get(entry, f"{key}.url", _string, None)
+        # stripped as the registry stores it, or the feed would look new at every start
+        url = url.strip() if url else url
         if not url or not url.startswith(("http://", "https://")):
             reader.fail(f"{key}.url", "expected an http:// or https:// feed URL")
+        problem = feed_url_problem(url)
+        if problem:
+            reader.fail(f"{key}.url", f"{url!r} {problem}")
         tags = reader.get(entry, f"{key}.tags", _str_list, ())
         feeds.append(FeedSpec(url=url, name=reader.get(entry, f"{key}.name", _string, None), tags=tuple(tags),
                               interval=reader.get(entry, f"{key}.interval", _duration, None)))

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 from lxml import etree  # type: ignore[import-untyped]
 
 from monitor.errors import ConfigError
+from monitor.urls import feed_url_problem
 
 logger = logging.getLogger(__name__)
 
@@ -182,9 +183,9 @@ def _feed_url(raw: str, *, source: str, line: int | None) -> str:
     if url.lower().startswith("feed:"):
         rest = url[5:]
         url = rest if rest.lower().startswith(("http://", "https://")) else "http:" + rest
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"{source}: line {line or 1}: xmlUrl {raw!r} is not an http(s) URL; "
+    problem = feed_url_problem(url)
+    if problem:
+        raise ConfigError(f"{source}: line {line or 1}: xmlUrl {raw!r} {problem}; "
                           "fix or remove this outline")
     return url
 

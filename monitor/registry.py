@@ -18,6 +18,7 @@ from monitor.errors import ConfigError, MonitorError
 from monitor.models import Feed, ItemSource
 from monitor.opml import parse_opml
 from monitor.schedule import first_poll_at
+from monitor.urls import feed_url_problem
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +41,12 @@ class FeedListing:
 
 
 def check_feed_url(url: str) -> str:
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise MonitorError(f"{url!r} is not an http:// or https:// URL; give the feed's full address")
-    return url.strip()
+    """Return `url` stripped, or raise MonitorError saying why it cannot be polled."""
+    text = url.strip()
+    problem = feed_url_problem(text)
+    if problem:
+        raise MonitorError(f"{url!r} {problem}; give the feed's full address")
+    return text
 
 
 def default_feed_name(url: str) -> str:

@@ -53,6 +53,26 @@ _TRACKING_PREFIXES = ("utm_", "mtm_", "pk_", "at_custom")
 _HOST_RE = re.compile(r"[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?")
 
 
+def feed_url_problem(url: str) -> str | None:
+    """Why `url` (already stripped) cannot be polled as a feed, or None when it can.
+
+    The reason reads after the URL: "'ftp://x' is not an http:// or https:// URL".
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # a port that is not a number, or out of range, raises here
+    except ValueError as exc:  # e.g. "http://[::1" (an unclosed IPv6 address)
+        return f"is not a valid URL ({exc})"
+    if parts.scheme not in _DEFAULT_PORTS or not host:
+        return "is not an http:// or https:// URL"
+    # A space in the host, or a control character anywhere, can never be fetched: every poll
+    # would fail. (A space in the path is percent-encoded by the HTTP client.)
+    if any(c.isspace() for c in parts.netloc) or any(ord(c) < 32 or ord(c) == 127 for c in url):
+        return "has a space or control character in its address"
+    return None
+
+
 def is_tracking_param(name: str) -> bool:
     """Return True if the (decoded) query parameter name only carries analytics."""
     lowered = name.lower()

@@ -15,6 +15,7 @@ from feedserver import Feed, FeedServer, Status
 
 from monitor.cli import cli
 from monitor.database import Database
+from monitor.errors import MonitorError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -96,6 +97,21 @@ def test_remove_and_duplicate_add_give_clear_errors(run, feed_server: FeedServer
     assert "removed a" in run("feeds", "remove", "a")
     with pytest.raises(Exception, match="no feed named or at 'a'"):
         run("feeds", "remove", "a")
+
+
+@pytest.mark.parametrize(("url", "reason"), [
+    ("http://[::1/feed", "is not a valid URL (Invalid IPv6 URL)"),
+    ("https://news.example:70000/rss", "is not a valid URL (Port out of range"),
+    ("https://news.example:rss/feed", "is not a valid URL (Port could not be cast"),
+    ("https://news exa.mple/rss", "has a space or control character in its address"),
+    ("https://news.example/rss\x00", "has a space or control character in its address"),
+    ("ftp://news.example/rss", "is not an http:// or https:// URL"),
+])
+def test_add_refuses_a_url_that_could_never_be_fetched(run, url: str, reason: str) -> None:
+    with pytest.raises(MonitorError) as caught:
+        run("feeds", "add", url)
+    assert str(caught.value).startswith(f"{url!r} {reason}")
+    assert json.loads(run("feeds", "list", "--json")) == []
 
 
 def test_opml_import_then_export_round_trips(run, tmp_path: Path) -> None:

@@ -77,6 +77,10 @@ def test_config_path_from_environment(tmp_path, monkeypatch) -> None:
     ('[polling]\ndefault_intervall = "5m"\n', "polling.default_intervall: unknown key (did you mean 'default_interval'?)"),
     ('[http]\nper_host = 0\n', "http.per_host: expected a whole number of at least 1, got 0"),
     ('[[feeds]]\nurl = "ftp://x"\n', "feeds[0].url: expected an http:// or https:// feed URL"),
+    ('[[feeds]]\nurl = "http://[::1/rss"\n',
+     "feeds[0].url: 'http://[::1/rss' is not a valid URL (Invalid IPv6 URL)"),
+    ('[[feeds]]\nurl = "https://news .example/rss"\n',
+     "feeds[0].url: 'https://news .example/rss' has a space or control character in its address"),
     ('[polling]\nmin_interval = "2h"\nmax_interval = "1h"\n', "polling.min_interval: must not be longer"),
     ('[database\n', "monitor.toml: invalid TOML"),
     ('colour = "blue"\n', "colour: unknown key"),
@@ -150,3 +154,21 @@ def test_secrets_come_from_the_environment_or_systemd_credentials(tmp_path, monk
                                       'slack_webhook_credential = "slack-webhook"\n'))
     assert s.smtp.password == "hunter2" and s.subscriptions[0].slack_webhook.endswith("secretsecret")
     assert "hunter2" not in repr(s) and "secretsecret" not in repr(s)
+
+
+def test_a_feed_url_with_stray_spaces_is_registered_once(tmp_path, database_url: str) -> None:
+    from datetime import datetime, timezone
+
+    from monitor.database import Database
+    from monitor.registry import list_feeds, sync_config_feeds
+
+    settings = load_settings(write(tmp_path, '[[feeds]]\nurl = "https://news.example/rss  "\n'))
+    assert [spec.url for spec in settings.feeds] == ["https://news.example/rss"]
+    db = Database(database_url)
+    now = datetime.now(timezone.utc)
+    for _start in range(2):  # every start syncs the configuration's feeds again
+        with db.session() as session:
+            sync_config_feeds(session, settings, settings.feeds, now=now)
+    with db.session() as session:
+        assert [listing.feed.url for listing in list_feeds(session)] == ["https://news.example/rss"]
+    db.dispose()

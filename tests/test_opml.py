@@ -115,8 +115,12 @@ def test_bare_ampersand_is_reported_on_its_own_line() -> None:
     (b"<html><body><p>Sign in</p></body></html>", r"^in\.opml: line 1: root element is <html>"),
     (b'<opml version="2.0"><head/></opml>', r"^in\.opml: line 1: <opml> has no <body>"),
     (opml('<outline text="x"/>\n<outline text="FTP" xmlUrl="ftp://files.example/feed"/>'),
-     r"^in\.opml: line 4: xmlUrl 'ftp://files\.example/feed' is not an http\(s\) URL"),
+     r"^in\.opml: line 4: xmlUrl 'ftp://files\.example/feed' is not an http:// or https:// URL"),
     (opml('<outline text="relative" xmlUrl="/feed.xml"/>'), r"^in\.opml: line 3: xmlUrl '/feed\.xml'"),
+    (opml('<outline text="v6" xmlUrl="http://[::1/feed"/>'),
+     r"^in\.opml: line 3: xmlUrl 'http://\[::1/feed' is not a valid URL \(Invalid IPv6 URL\)"),
+    (opml('<outline text="port" xmlUrl="http://a.example:99999/feed"/>'),
+     r"^in\.opml: line 3: xmlUrl 'http://a\.example:99999/feed' is not a valid URL \(Port out"),
 ])
 def test_files_that_are_not_usable_opml_are_rejected_clearly(data: bytes, expected: str) -> None:
     with pytest.raises(ConfigError, match=expected):
