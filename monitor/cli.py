@@ -19,7 +19,13 @@ from typing import Any
 import click
 from sqlalchemy import select
 
-from monitor.config import Settings, Subscription, load_settings
+from monitor.config import (
+    FIXED_INTERVAL_TOO_SHORT,
+    MIN_FIXED_INTERVAL,
+    Settings,
+    Subscription,
+    load_settings,
+)
 from monitor.database import Database, safe_url
 from monitor.durations import format_duration, parse_duration
 from monitor.errors import MonitorError
@@ -168,10 +174,13 @@ def feeds_add(app: AppContext, url: str, name: str | None, tags: tuple[str, ...]
     """Monitor the feed at URL."""
     from monitor.registry import add_feed
 
+    seconds = duration_option(interval)
+    if seconds is not None and seconds < MIN_FIXED_INTERVAL:
+        raise click.BadParameter(FIXED_INTERVAL_TOO_SHORT, param_hint="'--interval'")
     database = app.database()
     with database.session() as session:
         feed = add_feed(session, app.settings, url, now=utcnow(), name=name, tags=tags,
-                        interval=duration_option(interval), spread=0)
+                        interval=seconds, spread=0)
         click.echo(f"added {feed.name}: {feed.url}")
 
 

@@ -18,6 +18,11 @@ from monitor.errors import ConfigError
 from monitor.urls import feed_url_problem
 
 ENV_CONFIG = "MONITOR_CONFIG"
+# A feed's fixed interval (`feeds add --interval`, `[[feeds]] interval`) wins over
+# polling.min_interval, but not over this: polling a publisher every few seconds gets the
+# monitor blocked and sees no more news than once a minute does.
+MIN_FIXED_INTERVAL = 60.0
+FIXED_INTERVAL_TOO_SHORT = "a fixed interval must be at least 1m; leave it out for the adaptive one"
 ENV_DATABASE_URL = "MONITOR_DATABASE_URL"
 DEFAULT_CONFIG_NAME = "monitor.toml"
 DEFAULT_CONTACT = "https://github.com/monitor-alerts/monitor"
@@ -209,8 +214,11 @@ def settings_from_dict(data: dict[str, Any], config_path: Path | None = None) ->
         if problem:
             reader.fail(f"{key}.url", f"{url!r} {problem}")
         tags = reader.get(entry, f"{key}.tags", _str_list, ())
+        interval = reader.get(entry, f"{key}.interval", _duration, None)
+        if interval is not None and interval < MIN_FIXED_INTERVAL:
+            reader.fail(f"{key}.interval", FIXED_INTERVAL_TOO_SHORT)
         feeds.append(FeedSpec(url=url, name=reader.get(entry, f"{key}.name", _string, None), tags=tuple(tags),
-                              interval=reader.get(entry, f"{key}.interval", _duration, None)))
+                              interval=interval))
         reader.reject_unknown(entry, key, {"url", "name", "tags", "interval"})
 
     opml = tuple(base / p_ for p_ in reader.get(data, "feeds_opml", _str_list, ()))

@@ -114,6 +114,16 @@ def test_add_refuses_a_url_that_could_never_be_fetched(run, url: str, reason: st
     assert json.loads(run("feeds", "list", "--json")) == []
 
 
+@pytest.mark.parametrize("interval", ["0s", "30s"])
+def test_add_refuses_a_fixed_interval_under_a_minute(run, interval: str) -> None:
+    out = run("feeds", "add", "https://news.example/rss", "--interval", interval, code=2)
+    assert out == ""  # the usage error goes to stderr, and nothing is added
+    assert json.loads(run("feeds", "list", "--json")) == []
+    run("feeds", "add", "https://news.example/rss", "--interval", "1m")
+    [feed] = json.loads(run("feeds", "list", "--json"))
+    assert feed["interval_seconds"] == 60
+
+
 def test_opml_import_then_export_round_trips(run, tmp_path: Path) -> None:
     opml = tmp_path / "in.opml"
     opml.write_text("""<?xml version="1.0"?><opml version="2.0"><head><title>t</title></head><body>

@@ -77,6 +77,8 @@ def test_config_path_from_environment(tmp_path, monkeypatch) -> None:
     ('[polling]\ndefault_intervall = "5m"\n', "polling.default_intervall: unknown key (did you mean 'default_interval'?)"),
     ('[http]\nper_host = 0\n', "http.per_host: expected a whole number of at least 1, got 0"),
     ('[[feeds]]\nurl = "ftp://x"\n', "feeds[0].url: expected an http:// or https:// feed URL"),
+    ('[[feeds]]\nurl = "https://a.example/rss"\ninterval = "10s"\n',
+     "feeds[0].interval: a fixed interval must be at least 1m"),
     ('[[feeds]]\nurl = "http://[::1/rss"\n',
      "feeds[0].url: 'http://[::1/rss' is not a valid URL (Invalid IPv6 URL)"),
     ('[[feeds]]\nurl = "https://news .example/rss"\n',
