@@ -156,6 +156,12 @@ class RuleReloader:
         from monitor.errors import RuleError
 
         try:
+            if self.recorder.matcher is not None and not rule_files_present(self.paths):
+                # Most likely a deploy or checkout caught half-way: dropping every watch would
+                # store the news unmatched, so no digest would ever show it.
+                raise RuleError(
+                    f"{', '.join(map(str, self.paths))} holds no rule files now; put them back "
+                    "(to run without watches, keep a rule file that has none)")
             loaded = load_matcher(self.paths)
         except RuleError as exc:
             self.failures += 1

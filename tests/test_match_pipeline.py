@@ -184,3 +184,19 @@ def test_poll_refuses_to_store_items_it_cannot_match(database_url: str, tmp_path
     assert f"{rules_dir / 'broken.yaml'}:3:" in str(result.exception)
     with Database(database_url).session() as session:
         assert session.scalar(select(func.count()).select_from(Item)) == 0
+
+
+def test_reload_keeps_the_last_good_rules_when_every_rule_file_is_gone(rules_dir: Path, caplog) -> None:
+    recorder = HitRecorder(load_matcher([rules_dir]))
+    good = recorder.matcher
+    reloader = RuleReloader([rules_dir], recorder)
+    moved = rules_dir.parent / "rules.yaml.away"
+    (rules_dir / "rules.yaml").rename(moved)  # a deploy half-way through
+    with caplog.at_level(logging.ERROR):
+        assert not reloader.check()
+    assert recorder.matcher is good and reloader.failures == 1
+    assert "holds no rule files now" in caplog.text and "keeping the last good rules" in caplog.text
+    # Putting a file back that has no watches is how to run without any: that takes effect.
+    (rules_dir / "none.yaml").write_text("watches: []\n", encoding="utf-8")
+    assert reloader.check() and recorder.matcher is not good and reloader.last_error is None
+    assert recorder.rules is not None and recorder.rules.watches == ()
