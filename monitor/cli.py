@@ -85,6 +85,15 @@ def duration_option(value: str | None) -> float | None:
         raise click.BadParameter(str(exc)) from None
 
 
+def write_output(path: Path, text: str) -> None:
+    """Write a command's output file, or fail with a message instead of a traceback."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise MonitorError(f"cannot write {path}: {exc.strerror or exc}; check that its "
+                           "directory exists and is writable") from None
+
+
 def show_progress() -> bool:
     return sys.stderr.isatty()
 
@@ -284,7 +293,7 @@ def feeds_export(app: AppContext, output: Path | None) -> None:
         rows = list(session.scalars(select(Feed).order_by(Feed.name)))
     text = render_opml([OpmlFeed(url=f.url, name=f.name, site_url=f.site_url, tags=tuple(f.tags)) for f in rows])
     if output:
-        output.write_text(text, encoding="utf-8")
+        write_output(output, text)
         click.echo(f"wrote {len(rows)} feeds to {output}", err=True)
     else:
         click.echo(text, nl=False)
@@ -524,7 +533,7 @@ def digest_preview(app: AppContext, subscription: str, html_file: Path | None, s
     click.echo(f"Subject: {rendered.subject}\n")
     click.echo(rendered.text)
     if html_file:
-        html_file.write_text(rendered.html, encoding="utf-8")
+        write_output(html_file, rendered.html)
         click.echo(f"\nHTML written to {html_file}", err=True)
 
 

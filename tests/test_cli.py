@@ -124,6 +124,13 @@ def test_add_refuses_a_fixed_interval_under_a_minute(run, interval: str) -> None
     assert feed["interval_seconds"] == 60
 
 
+def test_export_to_a_missing_directory_is_an_error_not_a_traceback(run, tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "feeds.opml"
+    with pytest.raises(MonitorError, match=r"cannot write .*feeds\.opml: No such file or directory"):
+        run("feeds", "export", "-o", str(target))
+    assert not target.parent.exists()
+
+
 def test_opml_import_then_export_round_trips(run, tmp_path: Path) -> None:
     opml = tmp_path / "in.opml"
     opml.write_text("""<?xml version="1.0"?><opml version="2.0"><head><title>t</title></head><body>
