@@ -197,6 +197,15 @@ def test_invalid_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert proc.stderr.strip() == f"error: {bad}: polling.tick: expected a duration like 15m, 2h or 7d, got 'often'"
 
 
+def test_demo_with_a_keep_path_it_cannot_create_says_so(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    result = CliRunner().invoke(cli, ["demo", "--keep", str(blocker / "demo")])
+    assert isinstance(result.exception, MonitorError), result.output
+    assert str(result.exception).startswith(f"cannot use {blocker / 'demo'} for the demo: ")
+    assert "give --keep a directory you can write to" in str(result.exception)
+
+
 def test_demo_runs_offline_and_shows_items_and_feed_health(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "monitor", "demo", "--keep", str(tmp_path)],
                           capture_output=True, text=True, timeout=120)

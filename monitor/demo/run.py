@@ -25,6 +25,7 @@ from monitor.config import Settings, Subscription, settings_from_dict
 from monitor.database import Database
 from monitor.demo import DEMO_NOW
 from monitor.demo.server import DemoServer, demo_feed_files
+from monitor.errors import MonitorError
 from monitor.match import HitRecorder, load_matcher, shipped_rules_dir
 from monitor.digest import DigestRequest, build_digest, render_email
 from monitor.models import Feed, Hit, Item
@@ -80,9 +81,12 @@ def _entry_date(entry: etree._Element) -> datetime | None:
 def run_demo(keep: Path | None, *, echo: Callable[[str], None]) -> PollSummary:
     with ExitStack() as stack:
         directory = keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="monitor-demo-")))
-        directory.mkdir(parents=True, exist_ok=True)
         served = directory / "feeds"
-        served.mkdir(exist_ok=True)
+        try:
+            served.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise MonitorError(f"cannot use {directory} for the demo: {exc.strerror or exc}; "
+                               "give --keep a directory you can write to") from None
         path = directory / "demo.db"
         path.unlink(missing_ok=True)
         settings = demo_settings(f"sqlite:///{path}", shipped_rules_dir())
