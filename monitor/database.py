@@ -46,9 +46,21 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     except ArgumentError:
         raise ConfigError(f"database URL {safe_url(url)} is not a valid SQLAlchemy URL "
                           "(e.g. sqlite:///monitor.db or postgresql://user@host/db)") from None
-    if parsed.get_backend_name() == "sqlite":
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        # The schema, its migrations and the tests are SQLite's and PostgreSQL's only.
+        raise ConfigError(f"database URL {safe_url(url)} is for {backend}; monitor stores its "
+                          "data in SQLite or PostgreSQL (e.g. sqlite:///monitor.db or "
+                          "postgresql://user@host/db)")
+    if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            directory = Path(parsed.database).parent
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(f"cannot create {directory} for the SQLite database "
+                                  f"{safe_url(url)}: {exc.strerror or exc}; choose a "
+                                  "directory you can write to") from None
         kwargs.setdefault("connect_args", {}).setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)

@@ -15,7 +15,7 @@ from feedserver import Feed, FeedServer, Status
 
 from monitor.cli import cli
 from monitor.database import Database
-from monitor.errors import MonitorError
+from monitor.errors import ConfigError, MonitorError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -195,6 +195,23 @@ def test_invalid_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"error: {bad}: polling.tick: expected a duration like 15m, 2h or 7d, got 'often'"
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("mysql://root@127.0.0.1/test", "database URL mysql://root@127.0.0.1/test is for mysql; "
+                                    "monitor stores its data in SQLite or PostgreSQL"),
+    ("sqlite:///{blocker}/monitor.db", "cannot create {blocker} for the SQLite database"),
+    ("not a url", "database URL <unparsable database URL> is not a valid SQLAlchemy URL"),
+])
+def test_a_database_url_monitor_cannot_use_is_a_config_error(tmp_path: Path, url: str, message: str,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("MONITOR_DATABASE_URL", url.format(blocker=blocker))
+    result = CliRunner().invoke(cli, ["db", "upgrade"])
+    assert isinstance(result.exception, ConfigError), result.output
+    assert str(result.exception).startswith(message.format(blocker=blocker))
+    assert result.exception.exit_code == 2
 
 
 def test_demo_with_a_keep_path_it_cannot_create_says_so(tmp_path: Path) -> None:
