@@ -82,6 +82,15 @@ class Daemon:
         self._config_mtime = self._mtime()
         self._reported_hits = self.recorder.by_priority.copy()
         METRICS.set_rules_loaded(len(recorder.rules.watches) if recorder.rules else 0)
+        self._warn_about_filters()
+
+    def _warn_about_filters(self) -> None:
+        """Log the subscription filters that name watches or tags the rules do not have."""
+        from monitor.outbox import filter_problems  # as the digest jobs do: it loads the renderers
+
+        for problem in filter_problems(self.settings.subscriptions, self.recorder.rules):
+            logger.warning("%s: that filter takes no hits until the rules or the configuration "
+                           "change", problem)
 
     # -- jobs ----------------------------------------------------------------------------------
 
@@ -150,6 +159,7 @@ class Daemon:
     def reload(self, force: bool) -> None:
         """Reload the configuration (if its file changed, or on SIGHUP) and the rules."""
         mtime = self._mtime()
+        config_reloaded = False
         if force or mtime != self._config_mtime:
             self._config_mtime = mtime
             try:
@@ -167,9 +177,13 @@ class Daemon:
                     self.reloader = RuleReloader(fresh.rules_paths, self.recorder)
                     force = True
                 logger.info("configuration reloaded from %s", self.config_path or "defaults")
+                config_reloaded = True
         before = self.reloader.failures
-        if self.reloader.check(force=force):
+        rules_changed = self.reloader.check(force=force)
+        if rules_changed:
             METRICS.set_rules_loaded(len(self.recorder.rules.watches) if self.recorder.rules else 0)
+        if rules_changed or config_reloaded:
+            self._warn_about_filters()
         if self.reloader.failures > before:
             METRICS.record_rule_reload_failure()
 

@@ -63,6 +63,7 @@ def _database(db: Database, settings: Settings, now: datetime) -> Iterator[Check
 
 def _rules(settings: Settings) -> Check:
     from monitor.match import rule_files_present
+    from monitor.outbox import filter_problems
     from monitor.rules import load_rules, validate_rules
 
     paths = list(settings.rules_paths)
@@ -73,6 +74,9 @@ def _rules(settings: Settings) -> Check:
         more = f" (and {len(errors) - 1} more: `monitor rules validate`)" if len(errors) > 1 else ""
         return Check("rules", "fail", f"{errors[0]}{more}")
     rules = load_rules(paths)
+    problems = filter_problems(settings.subscriptions, rules)
+    if problems:
+        return Check("rules", "warn", "; ".join(problems) + ": such a filter takes no hits")
     return Check("rules", "ok", f"{len(rules.actors)} actors, {len(rules.themes)} themes, {len(rules.watches)} watches")
 
 

@@ -15,6 +15,7 @@ message Slack had accepted.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
 import random
 from dataclasses import dataclass
@@ -74,6 +75,27 @@ def wants(sub: Subscription, watch_id: str, priority_rank: int, catalogue: dict[
         return True
     info = catalogue.get(watch_id)
     return bool(info and set(info.tags) & set(sub.tags))
+
+
+def filter_problems(subscriptions: Iterable[Subscription], rules: RuleSet | None) -> list[str]:
+    """What in the subscriptions' filters no watch of `rules` answers to: a watch id that
+    is not there (a typo, or a watch renamed) or a tag no watch carries. Such a filter takes
+    nothing, silently; the daemon logs these and `monitor doctor` shows them."""
+    if rules is None:
+        return []
+    ids = sorted(w.id for w in rules.watches)
+    known_ids, tags = set(ids), {t for w in rules.watches for t in w.tags}
+    problems = []
+    for sub in subscriptions:
+        for watch_id in sub.watches:
+            if watch_id not in known_ids:
+                close = difflib.get_close_matches(watch_id, ids, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                problems.append(f"subscription {sub.name!r}: no watch {watch_id!r} in the rules{hint}")
+        for tag in sub.tags:
+            if tag not in tags:
+                problems.append(f"subscription {sub.name!r}: no watch carries the tag {tag!r}")
+    return problems
 
 
 def pending_hits(session: Session, sub: Subscription, catalogue: dict[str, WatchInfo], *,

@@ -121,3 +121,30 @@ def test_second_daemon_on_one_sqlite_file_is_refused(tmp_path: Path) -> None:
         first.send_signal(signal.SIGTERM)
         first.communicate(timeout=30)
     assert first.returncode == 0
+
+
+def test_daemon_logs_a_subscription_filter_no_watch_answers(database_url: str, tmp_path: Path, caplog) -> None:
+    import logging
+
+    from monitor.config import load_settings
+    from monitor.daemon import Daemon
+    from monitor.match import HitRecorder, load_matcher
+
+    rules = Path(__file__).resolve().parents[1] / "rules"
+    config = tmp_path / "monitor.toml"
+    subscription = '[[subscriptions]]\nname = "desk"\nemail = ["a@example.org"]\n'
+    config.write_text(f'[rules]\npaths = ["{rules}"]\n{subscription}watches = ["russia-hamas-contact"]\n',
+                      encoding="utf-8")
+    settings = load_settings(str(config))
+    db = Database(database_url)
+    with caplog.at_level(logging.WARNING, logger="monitor.daemon"):
+        daemon = Daemon(db, settings, HitRecorder(load_matcher(settings.rules_paths)), config_path=str(config))
+    assert "subscription 'desk': no watch 'russia-hamas-contact' in the rules" in caplog.text
+    caplog.clear()
+    config.write_text(f'[rules]\npaths = ["{rules}"]\n{subscription}watches = ["russia-hamas-contacts"]\n',
+                      encoding="utf-8")
+    os.utime(config, (time.time() + 5, time.time() + 5))
+    with caplog.at_level(logging.INFO, logger="monitor.daemon"):
+        daemon.reload(False)  # the config file changed: read again, the typo fixed
+    assert "configuration reloaded" in caplog.text and "no watch" not in caplog.text
+    db.dispose()

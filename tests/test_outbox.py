@@ -284,3 +284,21 @@ def test_immediate_cadence_sends_a_steady_stream_after_a_bounded_wait(db: Databa
     assert len(built) == 1
     with db.session() as session:
         assert session.scalar(select(Digest.window_start)) == T0
+
+
+def test_filter_problems_names_unknown_watches_and_tags_of_each_subscription() -> None:
+    from pathlib import Path
+
+    from monitor.config import Subscription
+    from monitor.outbox import filter_problems
+    from monitor.rules import load_rules
+
+    rules = load_rules([Path(__file__).resolve().parents[1] / "rules"])
+    watch = rules.watches[0]
+    subs = [Subscription(name="desk", watches=(watch.id, watch.id[:-1] + "x"), tags=("no-such-tag",)),
+            Subscription(name="fine", watches=(watch.id,), tags=tuple(watch.tags[:1])),
+            Subscription(name="all")]
+    assert filter_problems(subs, rules) == [
+        f"subscription 'desk': no watch {watch.id[:-1] + 'x'!r} in the rules (did you mean {watch.id!r}?)",
+        "subscription 'desk': no watch carries the tag 'no-such-tag'"]
+    assert filter_problems(subs, None) == []  # no rules loaded: nothing to compare with

@@ -69,6 +69,16 @@ def test_doctor_reports_each_check_and_fails_on_a_dead_smtp_server(tmp_path: Pat
     assert f"fail  smtp: 127.0.0.1:{port} (none): ConnectionRefusedError" in out
 
 
+def test_doctor_warns_of_a_subscription_filter_no_watch_answers(tmp_path: Path, with_hits: Database) -> None:
+    with closed_port() as port:
+        path = config(tmp_path, port)
+        with path.open("a", encoding="utf-8") as f:  # into the last table: the subscription
+            f.write('watches = ["russia-hamas-contact"]\n')
+        out = run(path, "doctor", code=1)  # 1: the SMTP check fails; the filter only warns
+    assert ("warn  rules: subscription 'analysts': no watch 'russia-hamas-contact' in the rules "
+            "(did you mean 'russia-hamas-contacts'?): such a filter takes no hits") in out
+
+
 def test_doctor_passes_with_a_working_smtp_login(tmp_path: Path, with_hits: Database, monkeypatch) -> None:
     monkeypatch.setenv("MONITOR_SMTP_PASSWORD", "right")
     with SmtpServer(authenticator=accept_only("monitor", "right")) as smtp:
