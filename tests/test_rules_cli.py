@@ -186,6 +186,25 @@ def test_match_takes_a_numeric_id_and_null_fields(cli, rules_dir):
     assert {json.loads(out)["id"] for out in result.stdout.splitlines()} == {"7"}
 
 
+def test_match_skips_a_byte_order_mark_and_takes_crlf_lines(cli, rules_dir):
+    data = b"\xef\xbb\xbf" + _lines(ITEMS[:2]).replace("\n", "\r\n").encode("utf-8")
+    result = CliRunner().invoke(cli, ["match", "--rules", str(rules_dir), "--input", "-"],
+                                input=data)
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == ["a1", "a1"]
+
+
+def test_match_names_the_line_that_is_not_utf8(cli, rules_dir):
+    # Long enough good lines before it that a decoder reading ahead would fail early.
+    good = _lines(ITEMS[:1] * 2000).encode("utf-8")
+    data = good + b'{"id": "x", "title": "Hamas \xff"}\n'
+    result = CliRunner().invoke(cli, ["match", "--rules", str(rules_dir), "--input", "-"],
+                                input=data)
+    assert result.exit_code == 1
+    assert "<stdin>:2001: not UTF-8 text (byte 29 of the line)" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_match_with_invalid_rules_exits_with_the_rule_error(cli, tmp_path):
     path = tmp_path / "rules.yaml"
     path.write_text("watches:\n  - id: w\n    query: 'NOT x'\n")

@@ -12,12 +12,13 @@ Register in monitor/cli.py with::
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 import click
 
@@ -93,10 +94,10 @@ def test_command(paths: tuple[Path, ...]) -> None:
 @click.option("--rules", "rules_paths", multiple=True, type=click.Path(path_type=Path),
               default=(DEFAULT_RULES,), show_default=True,
               help="Rule file or directory (repeatable).")
-@click.option("--input", "input_file", required=True, type=click.File("r", encoding="utf-8"),
+@click.option("--input", "input_file", required=True, type=click.File("rb"),
               help="Items as JSON lines (id, title, summary, content, url, source, lang); "
                    "'-' for stdin.")
-def match_command(rules_paths: tuple[Path, ...], input_file: TextIO) -> None:
+def match_command(rules_paths: tuple[Path, ...], input_file: BinaryIO) -> None:
     """Match items against the watch rules; print one JSON line per hit.
 
     Each line is {"id", "watch", "priority", "terms"}; terms are the matched patterns as
@@ -107,7 +108,9 @@ def match_command(rules_paths: tuple[Path, ...], input_file: TextIO) -> None:
     except RuleError as exc:
         raise click.ClickException(str(exc)) from None
     matcher = compile_rules(ruleset)
-    name = getattr(input_file, "name", "<input>")
+    name = getattr(input_file, "name", None)
+    if not isinstance(name, str):  # standard input ('-'): its binary stream may have no name
+        name = "<stdin>"
     for number, item in _read_items(input_file, name):
         doc = item_document(item, f"{name}:{number}")
         for hit in matcher.match(doc):
@@ -117,8 +120,17 @@ def match_command(rules_paths: tuple[Path, ...], input_file: TextIO) -> None:
                                   ensure_ascii=False))
 
 
-def _read_items(stream: TextIO, name: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    for number, line in enumerate(stream, start=1):
+def _read_items(stream: BinaryIO, name: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    # Bytes, decoded line by line: a bad byte is then reported on its own line (a text
+    # stream decodes ahead in blocks), and a byte-order mark some editors write is skipped.
+    for number, raw in enumerate(stream, start=1):
+        if number == 1:
+            raw = raw.removeprefix(codecs.BOM_UTF8)
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise click.ClickException(f"{name}:{number}: not UTF-8 text (byte {exc.start + 1} "
+                                       "of the line); write the items as UTF-8") from None
         if not line.strip():
             continue
         try:
