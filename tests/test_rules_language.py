@@ -362,6 +362,21 @@ watches:
     assert [g.id for g in rules.groups] == []
 
 
+@pytest.mark.parametrize("members", ['[{"@russia": 1}, "@kremlin"]', '"@russia"', "[7, '']"])
+def test_group_members_that_are_not_references_are_schema_errors(tmp_path, members):
+    path = with_groups(tmp_path, f"""\
+groups:
+  - id: side
+    members: {members}
+watches:
+  - {{id: w, query: '@side'}}
+""")
+    errors = validate_rules([path])
+    # The schema's errors on the members line, and nothing made of the bad members.
+    assert errors and all(e.line == 10 and "members" in e.reason for e in errors), errors
+    assert load_rules_with_errors([path])[0].watches == ()
+
+
 def test_groups_may_not_contain_each_other_in_a_cycle(tmp_path):
     path = with_groups(tmp_path, """\
 groups:

@@ -636,9 +636,12 @@ def _build_theme(entry: dict[str, Any], node: yaml.Node, source: _Source,
 
 def _build_group(entry: dict[str, Any], node: yaml.Node, source: _Source,
                  ctx: _Context) -> Group | None:
-    members = tuple(entry["members"])
-    origins = tuple(source.origin(source.node_at(["members", i], start=node))
-                    for i in range(len(members)))
+    # Members that are not "@id"/"#id" strings are the schema check's to report; the
+    # cross-file checks only ever see references.
+    raw = entry["members"] if isinstance(entry["members"], list) else []
+    kept = [(i, m) for i, m in enumerate(raw) if isinstance(m, str) and m[:1] in ("@", "#")]
+    members = tuple(m for _i, m in kept)
+    origins = tuple(source.origin(source.node_at(["members", i], start=node)) for i, _m in kept)
     return Group(
         id=entry["id"],
         name=entry.get("name", entry["id"]),
