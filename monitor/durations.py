@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)", re.IGNORECASE)
@@ -16,9 +17,11 @@ def parse_duration(value: str | int | float) -> float:
 
     Raises ValueError with the accepted forms when the text is not a duration.
     """
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ValueError(f"expected a duration like 15m, 2h or 7d, got {value!r}")
     if isinstance(value, (int, float)):
+        if not math.isfinite(value):  # TOML's inf and nan
+            raise ValueError(f"expected a duration like 15m, 2h or 7d, got {value!r}")
         if value < 0:
             raise ValueError(f"a duration cannot be negative, got {value!r}")
         return float(value)

@@ -113,10 +113,17 @@ def test_durations(text, seconds) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("bad", ["", "soon", "5 parsecs", "-3m", "m5", True])
+@pytest.mark.parametrize("bad", ["", "soon", "5 parsecs", "-3m", "m5", True, float("inf"), float("nan"),
+                                 [5], {"m": 5}, None])
 def test_bad_durations_are_refused(bad) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="expected a duration like 15m|cannot be negative"):
         parse_duration(bad)
+
+
+@pytest.mark.parametrize("value", ["[1, 2]", "inf", "{ m = 5 }"])
+def test_a_duration_of_another_toml_type_is_a_config_error(tmp_path, value: str) -> None:
+    with pytest.raises(ConfigError, match=r"polling\.tick: expected a duration like 15m"):
+        load_settings(write(tmp_path, f"[polling]\ntick = {value}\n"))
 
 
 def test_sizes_and_formatting() -> None:
