@@ -169,6 +169,8 @@ def test_match_rejects_a_line_that_is_not_json(cli, rules_dir):
      "<stdin>:2: 'summary' must be a string or null, got an object"),
     ('{"id": "a", "source": false}', "<stdin>:2: 'source' must be a string or null, got false"),
     ('{"id": 2.5}', "<stdin>:2: 'id' must be a string or a whole number, got 2.5"),
+    ('{"id": "a", "title": "Hamas \\ud800"}', "<stdin>:2: 'title' holds an unpaired surrogate"),
+    ('{"id": "\\udc00"}', "<stdin>:2: 'id' holds an unpaired surrogate"),
 ])
 def test_match_rejects_a_field_of_the_wrong_type(cli, rules_dir, line, message):
     result = CliRunner().invoke(cli, ["match", "--rules", str(rules_dir), "--input", "-"],

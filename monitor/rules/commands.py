@@ -154,11 +154,15 @@ def item_document(item: dict[str, Any], where: str) -> Document:
                                 or not isinstance(item_id, (str, int))):
         raise click.ClickException(
             f"{where}: 'id' must be a string or a whole number, got {_json_type(item_id)}")
-    for key in _TEXT_KEYS:
+    for key in ("id", *_TEXT_KEYS):
         value = item.get(key)
-        if value is not None and not isinstance(value, str):
+        if key != "id" and value is not None and not isinstance(value, str):
             raise click.ClickException(
                 f"{where}: '{key}' must be a string or null, got {_json_type(value)}")
+        if isinstance(value, str) and not _is_unicode(value):
+            raise click.ClickException(
+                f"{where}: '{key}' holds an unpaired surrogate (a \\ud800-\\udfff escape "
+                "on its own), which is not text; fix the program that wrote the line")
     parts = [html_to_text(item.get(key) or "") for key in ("summary", "content")]
     body = "\n\n".join(part for part in parts if part)
     return Document(
@@ -174,6 +178,15 @@ def item_document(item: dict[str, Any], where: str) -> Document:
 # The keys `item_document` reads besides `id` (`published` is part of the format but not
 # read: an item's age matters to alerting, which `monitor match` does not do).
 _TEXT_KEYS = ("title", "summary", "content", "url", "source", "lang")
+
+
+def _is_unicode(text: str) -> bool:
+    """False for a string with a lone surrogate, which JSON allows but UTF-8 cannot hold."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _json_type(value: object) -> str:
