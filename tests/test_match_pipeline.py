@@ -200,3 +200,15 @@ def test_reload_keeps_the_last_good_rules_when_every_rule_file_is_gone(rules_dir
     (rules_dir / "none.yaml").write_text("watches: []\n", encoding="utf-8")
     assert reloader.check() and recorder.matcher is not good and reloader.last_error is None
     assert recorder.rules is not None and recorder.rules.watches == ()
+
+
+def test_only_rule_files_count_as_rules_as_the_loader_reads_them(tmp_path: Path) -> None:
+    from monitor.match import rule_files_present, rule_files_signature
+
+    rules = tmp_path / "rules"
+    (rules / "drafts.yaml").mkdir(parents=True)  # a directory, not a file
+    (rules / "notes.yhtml").write_text("x", encoding="utf-8")
+    assert not rule_files_present([rules]) and rule_files_signature([rules]) == ()
+    assert load_matcher([rules]) is None  # no files: "stored, not matched", not a rule error
+    (rules / "w.yml").write_text(RULES, encoding="utf-8")
+    assert rule_files_present([rules]) and [Path(f).name for f, _m, _s in rule_files_signature([rules])] == ["w.yml"]
