@@ -18,14 +18,14 @@ from monitor.errors import ConfigError
 from monitor.urls import feed_url_problem
 
 ENV_CONFIG = "MONITOR_CONFIG"
+ENV_DATABASE_URL = "MONITOR_DATABASE_URL"
+DEFAULT_CONFIG_NAME = "monitor.toml"
+DEFAULT_CONTACT = "https://github.com/monitor-alerts/monitor"
 # A feed's fixed interval (`feeds add --interval`, `[[feeds]] interval`) wins over
 # polling.min_interval, but not over this: polling a publisher every few seconds gets the
 # monitor blocked and sees no more news than once a minute does.
 MIN_FIXED_INTERVAL = 60.0
 FIXED_INTERVAL_TOO_SHORT = "a fixed interval must be at least 1m; leave it out for the adaptive one"
-ENV_DATABASE_URL = "MONITOR_DATABASE_URL"
-DEFAULT_CONFIG_NAME = "monitor.toml"
-DEFAULT_CONTACT = "https://github.com/monitor-alerts/monitor"
 
 T = TypeVar("T")
 

@@ -147,7 +147,7 @@ def item_document(item: dict[str, Any], where: str) -> Document:
     """The Document for one item record: summary and content (HTML allowed) form the body.
 
     `where` ("file:line") names the record in errors and is its id when it has none.
-    Raises click.ClickException for a key of the wrong JSON type.
+    Raises click.ClickException for a key of the wrong JSON type, or a string that is not text.
     """
     item_id = item.get("id")
     if item_id is not None and (isinstance(item_id, bool)
