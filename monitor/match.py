@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from monitor.models import Feed, Hit, Item
 from monitor.rules import Document, Matcher, RuleSet, compile_rules, load_rules
 from monitor.rules import Hit as RuleHit
-from monitor.rules.loading import RULE_SUFFIXES
+from monitor.rules.loading import rule_files_in
 from monitor.rules.model import PRIORITY_RANK
 
 logger = logging.getLogger(__name__)
@@ -99,13 +99,8 @@ def shipped_rules_dir() -> Path:
     return package.parent / "rules"
 
 
-def _rule_files_in(directory: Path) -> list[Path]:
-    """The files of a rules directory that `load_rules` reads (as monitor.rules.rule_files)."""
-    return sorted(f for f in directory.iterdir() if f.suffix in RULE_SUFFIXES and f.is_file())
-
-
 def rule_files_present(paths: Iterable[Path]) -> bool:
-    return any(p.is_file() or (p.is_dir() and _rule_files_in(p)) for p in paths)
+    return any(p.is_file() or (p.is_dir() and rule_files_in(p)) for p in paths)
 
 
 def load_matcher(paths: Sequence[Path]) -> tuple[RuleSet, Matcher] | None:
@@ -126,7 +121,7 @@ def rule_files_signature(paths: Iterable[Path]) -> tuple[tuple[str, int, int], .
     files: list[Path] = []
     for p in paths:
         if p.is_dir():
-            files += _rule_files_in(p)
+            files += rule_files_in(p)
         elif p.exists():
             files.append(p)
     sig = []

@@ -15,7 +15,6 @@ message Slack had accepted.
 from __future__ import annotations
 
 import asyncio
-import difflib
 import logging
 import random
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from monitor.digest.slack import render_slack
 from monitor.match import PRIORITY_RANK, item_document
 from monitor.models import Delivery, Digest, DigestHit, Feed, Hit, Item, ItemSource, SubscriptionState
 from monitor.rules import RuleSet
+from monitor.rules.loading import suggest
 
 logger = logging.getLogger(__name__)
 
@@ -83,15 +83,13 @@ def filter_problems(subscriptions: Iterable[Subscription], rules: RuleSet | None
     nothing, silently; the daemon logs these and `monitor doctor` shows them."""
     if rules is None:
         return []
-    ids = sorted(w.id for w in rules.watches)
-    known_ids, tags = set(ids), {t for w in rules.watches for t in w.tags}
+    ids, tags = {w.id for w in rules.watches}, {t for w in rules.watches for t in w.tags}
     problems = []
     for sub in subscriptions:
         for watch_id in sub.watches:
-            if watch_id not in known_ids:
-                close = difflib.get_close_matches(watch_id, ids, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                problems.append(f"subscription {sub.name!r}: no watch {watch_id!r} in the rules{hint}")
+            if watch_id not in ids:
+                problems.append(f"subscription {sub.name!r}: no watch {watch_id!r} in the rules"
+                                f"{suggest(watch_id, ids)}")
         for tag in sub.tags:
             if tag not in tags:
                 problems.append(f"subscription {sub.name!r}: no watch carries the tag {tag!r}")

@@ -53,9 +53,8 @@ def test_silent_rules_hit_exactly_what_their_realistic_part_hits(bench, world) -
     rules = bench.make_silent_ruleset(3 * bench.SILENT_BASE, entities, themes, bench.SEED)
     assert len(rules.watches) == 3 * bench.SILENT_BASE
     assert sum(w.id.startswith("s") for w in rules.watches) == 2 * bench.SILENT_BASE
-    base = bench.make_ruleset(bench.SILENT_BASE, entities, themes, bench.SEED)
     matcher = bench.compile_rules(rules)
-    bench.check_silence(matcher, base, docs)  # raises if one silent watch hits
+    bench.check_silence(matcher, rules, docs)  # raises if one silent watch hits
     assert sum(len(matcher.match(d)) for d in docs) > 0  # the realistic part does hit
 
 

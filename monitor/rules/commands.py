@@ -154,11 +154,13 @@ def item_document(item: dict[str, Any], where: str) -> Document:
                                 or not isinstance(item_id, (str, int))):
         raise click.ClickException(
             f"{where}: 'id' must be a string or a whole number, got {_json_type(item_id)}")
-    for key in ("id", *_TEXT_KEYS):
+    for key in _TEXT_KEYS:
         value = item.get(key)
-        if key != "id" and value is not None and not isinstance(value, str):
+        if value is not None and not isinstance(value, str):
             raise click.ClickException(
                 f"{where}: '{key}' must be a string or null, got {_json_type(value)}")
+    for key in ("id", *_TEXT_KEYS):
+        value = item.get(key)
         if isinstance(value, str) and not _is_unicode(value):
             raise click.ClickException(
                 f"{where}: '{key}' holds an unpaired surrogate (a \\ud800-\\udfff escape "

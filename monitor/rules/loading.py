@@ -96,6 +96,11 @@ def _inline_refs(node: Any, definitions: dict[str, Any]) -> Any:
     return node
 
 
+def rule_files_in(directory: Path) -> list[Path]:
+    """The rule files of a directory: its *.yaml and *.yml files, sorted."""
+    return sorted(p for p in directory.iterdir() if p.suffix in RULE_SUFFIXES and p.is_file())
+
+
 def rule_files(paths: Iterable[Path | str]) -> list[Path]:
     """Expand files and directories (their *.yaml and *.yml, sorted) into rule files.
 
@@ -105,8 +110,7 @@ def rule_files(paths: Iterable[Path | str]) -> list[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir()
-                           if p.suffix in RULE_SUFFIXES and p.is_file())
+            found = rule_files_in(path)
             if not found:
                 raise RuleError(f"no *.yaml or *.yml rule files in {path}/", path=str(path))
             files.extend(found)
@@ -727,11 +731,11 @@ def _check_across_files(ctx: _Context) -> None:
         for term in actor.context:
             if term.kind == "actor" and term.ref not in actor_ids:
                 _error_at(ctx, f"unknown actor '@{term.ref}' in the context of "
-                          f"'{actor.id}'{_suggest(term.ref, actor_ids)}", term.origin)
+                          f"'{actor.id}'{suggest(term.ref, actor_ids)}", term.origin)
                 built.ok = False
             elif term.kind == "theme" and term.ref not in theme_ids:
                 _error_at(ctx, f"unknown theme '#{term.ref}' in the context of "
-                          f"'{actor.id}'{_suggest(term.ref, theme_ids)}", term.origin)
+                          f"'{actor.id}'{suggest(term.ref, theme_ids)}", term.origin)
                 built.ok = False
     _check_context_cycles(ctx)
     referable = actor_ids | group_ids
@@ -740,11 +744,11 @@ def _check_across_files(ctx: _Context) -> None:
         for part in walk(watch.expr):
             if isinstance(part, ActorRef) and part.id not in referable:
                 _error_at(ctx, f"unknown actor or group '@{part.id}'"
-                          f"{_suggest(part.id, referable)}",
+                          f"{suggest(part.id, referable)}",
                           _query_origin(built.source, built.node, part.offset))
                 built.ok = False
             elif isinstance(part, ThemeRef) and part.id not in theme_ids:
-                _error_at(ctx, f"unknown theme '#{part.id}'{_suggest(part.id, theme_ids)}",
+                _error_at(ctx, f"unknown theme '#{part.id}'{suggest(part.id, theme_ids)}",
                           _query_origin(built.source, built.node, part.offset))
                 built.ok = False
     # A watch may only use actors and themes that made it into the rule set.
@@ -773,11 +777,11 @@ def _check_groups(ctx: _Context, actor_ids: set[str], theme_ids: set[str],
             if member[0] == "#":
                 if ident not in theme_ids:
                     _error_at(ctx, f"unknown theme '{member}' in group '{group.id}'"
-                              f"{_suggest(ident, theme_ids)}", origin)
+                              f"{suggest(ident, theme_ids)}", origin)
                     built.ok = False
             elif ident not in actor_ids and ident not in group_ids:
                 _error_at(ctx, f"unknown actor or group '{member}' in group '{group.id}'"
-                          f"{_suggest(ident, actor_ids | group_ids)}", origin)
+                          f"{suggest(ident, actor_ids | group_ids)}", origin)
                 built.ok = False
     edges = {b.obj.id: [(m[1:], o) for m, o in zip(b.obj.members, b.obj.member_origins,
                                                     strict=True) if m[0] == "@"]
@@ -830,7 +834,8 @@ def _query_origin(source: _Source, watch_node: yaml.Node, offset: int) -> Origin
     return source.origin(watch_node)
 
 
-def _suggest(name: str, known: set[str]) -> str:
+def suggest(name: str, known: Iterable[str]) -> str:
+    """The hint ` (did you mean 'x'?)` for the closest of `known`; empty when none is."""
     close = difflib.get_close_matches(name, sorted(known), n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
