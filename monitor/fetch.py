@@ -309,6 +309,20 @@ class Fetcher:
     async def _hop(self, url: str, current: httpx.URL, headers: dict[str, str],
                    budget: float) -> _Hop:
         """Make one request to `current` within `budget` seconds; `url` is what errors name."""
+        started = time.monotonic()
+        try:
+            return await self._exchange(url, current, headers, budget, retry_allowed=True)
+        except _NoResponse:
+            # The server closed the connection before answering: most often a kept-alive
+            # connection it timed out just as we reused it (Apache's keep-alive lasts 5 s), so
+            # the GET never reached it. Like browsers and urllib3, send it again, once.
+            logger.debug("GET %s: connection closed before a response; retrying once",
+                         redact_url(str(current)))
+            left = budget - (time.monotonic() - started)
+            return await self._exchange(url, current, headers, left, retry_allowed=False)
+
+    async def _exchange(self, url: str, current: httpx.URL, headers: dict[str, str],
+                        budget: float, *, retry_allowed: bool) -> _Hop:
         settings = self.settings
         try:
             # httpx's read timeout is per read, so a server dripping a byte a second would never
@@ -338,6 +352,11 @@ class Fetcher:
             raise ConnectError(url, f"could not connect: {exc or type(exc).__name__}") from exc
         except httpx.UnsupportedProtocol as exc:
             raise InvalidURL(url, f"unsupported URL: {exc}") from exc
+        except httpx.RemoteProtocolError as exc:
+            if retry_allowed and "without sending a response" in str(exc):
+                raise _NoResponse from exc
+            raise TransportError(url, f"connection failed mid-request: "
+                                      f"{exc or type(exc).__name__}") from exc
         except httpx.TransportError as exc:
             raise TransportError(url, f"connection failed mid-request: "
                                       f"{exc or type(exc).__name__}") from exc
@@ -371,6 +390,10 @@ class Fetcher:
             raise ContentDecodingError(
                 url, f"corrupt {headers.get('content-encoding')} body: {exc}") from exc
         return b"".join(parts)
+
+
+class _NoResponse(Exception):
+    """The server closed the connection without answering (`_hop` tries once more)."""
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,10 @@ class Exchange:
         if body and status != 304:
             self.write(body)
 
+    def drop(self) -> None:
+        """Close this connection without sending anything."""
+        self._handler.close_connection = True
+
     def hold(self) -> None:
         """Keep this connection silent until the server stops."""
         self._handler.close_connection = True
@@ -214,6 +218,26 @@ class Hang(Route):
 
     def respond(self, exchange: Exchange) -> None:
         exchange.hold()
+
+
+class Drop(Route):
+    """Reads the request and closes the connection without a word, its first `times` times,
+    as a server does that times a kept-alive connection out just as the client reuses it;
+    then answers as `then` does."""
+
+    def __init__(self, then: Route, times: int = 1) -> None:
+        self.then = then
+        self.times = times
+        self._lock = threading.Lock()
+
+    def respond(self, exchange: Exchange) -> None:
+        with self._lock:
+            drop = self.times > 0
+            self.times -= 1
+        if drop:
+            exchange.drop()
+        else:
+            self.then.respond(exchange)
 
 
 class Drip(Route):

@@ -16,6 +16,7 @@ from typing import TypeVar
 import pytest
 from feedserver import (
     Drip,
+    Drop,
     Feed,
     FeedServer,
     Generated,
@@ -475,3 +476,19 @@ def test_cancelled_waiter_gives_its_slot_back() -> None:
 async def _enter(limiter: HostLimiter, host: str) -> None:
     async with limiter.slot(host):
         pass
+
+
+# --- a connection closed before the response ---------------------------------------------
+
+def test_a_connection_closed_before_any_response_is_tried_once_more(server: FeedServer) -> None:
+    server.add("/feed.xml", Drop(Feed(RSS)))
+    result = run(fetch_once(server.url("/feed.xml")))
+    assert (result.status, result.body) == (200, RSS)
+    assert len(server.requests) == 2
+
+
+def test_a_server_that_never_answers_a_request_fails_after_one_retry(server: FeedServer) -> None:
+    server.add("/feed.xml", Drop(Feed(RSS), times=10))
+    with pytest.raises(FetchError, match="connection failed mid-request: Server disconnected"):
+        run(fetch_once(server.url("/feed.xml")))
+    assert len(server.requests) == 2  # one retry, not a loop
