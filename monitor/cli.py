@@ -155,15 +155,19 @@ def db_status(app: AppContext) -> None:
 
 @db.command("prune")
 @click.option("--older-than", default="180d", show_default=True, help="Remove items first seen before this.")
+@click.option("--dry-run", is_flag=True, help="Count what would be removed; remove nothing.")
 @click.pass_obj
-def db_prune(app: AppContext, older_than: str) -> None:
+def db_prune(app: AppContext, older_than: str, dry_run: bool) -> None:
     """Remove old items and hits, keeping tombstones and hits still owed to a digest."""
     from monitor.retention import prune
 
     with app.database(sync=False).session() as session:
         result = prune(session, app.settings, older_than=duration_option(older_than) or 0, now=utcnow())
-    click.echo(f"pruned {result.items} items ({result.kept_for_digests} kept: hits still owed to a digest), "
-               f"{result.digests} old digests, {result.old_tombstones} expired tombstones")
+        if dry_run:
+            session.rollback()  # the counts are those of the real run; none of it is kept
+    verb = "would prune" if dry_run else "pruned"
+    click.echo(f"{verb} {result.items} items ({result.kept_for_digests} kept: hits still owed to a "
+               f"digest), {result.digests} old digests, {result.old_tombstones} expired tombstones")
 
 
 # -- feeds -----------------------------------------------------------------------------------

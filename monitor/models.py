@@ -241,7 +241,9 @@ class Tombstone(Base):
     __tablename__ = "tombstones"
 
     key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    pruned_at: Mapped[datetime]
+    # When the item was pruned, then moved on whenever a feed still serves the entry: a
+    # tombstone may go only once its entry has left the feeds (see retention.prune).
+    seen_at: Mapped[datetime] = mapped_column(index=True)
 
 
 __all__ = ["Base", "Delivery", "Digest", "DigestHit", "Feed", "Hit", "Item", "ItemKey", "ItemSource",

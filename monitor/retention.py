@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,9 +12,9 @@ from monitor.config import Settings
 from monitor.models import Delivery, Digest, DigestHit, Hit, Item, SubscriptionState, Tombstone
 from monitor.store import tombstone_items
 
-logger = logging.getLogger(__name__)
 
 BATCH = 500
+TOMBSTONE_MINIMUM = timedelta(days=90)  # see prune
 
 
 @dataclass
@@ -72,12 +71,15 @@ def prune(session: Session, settings: Settings, *, older_than: float, now: datet
     done = select(Digest.id).where(Digest.created_at < cutoff).where(
         ~select(Delivery.id).where(Delivery.digest_id == Digest.id, Delivery.status == "pending").exists())
     result.digests = session.execute(delete(Digest).where(Digest.id.in_(done))).rowcount or 0
-    # A tombstone outlives its item by the retention period again: feeds keep entries for
-    # weeks, not years, and an entry older than that would come back stale, never alerted on.
+    # A tombstone goes once no feed has served its entry for the retention period (polls
+    # move `seen_at` on), and never sooner than TOMBSTONE_MINIMUM: an entry that came back
+    # after its tombstone would be a new item and alert again, and an undated one is never
+    # too old to alert. The floor covers a feed that could not be polled for weeks, so did
+    # not refresh the tombstones of entries it still lists, and a short --older-than.
+    forgotten = now - timedelta(seconds=max(older_than, TOMBSTONE_MINIMUM.total_seconds()))
     result.old_tombstones = session.execute(
-        delete(Tombstone).where(Tombstone.pruned_at < cutoff)).rowcount or 0
-    logger.info("pruned %d items (kept %d still owed to a digest), %d digests, %d old tombstones",
-                result.items, result.kept_for_digests, result.digests, result.old_tombstones)
+        delete(Tombstone).where(Tombstone.seen_at < forgotten)).rowcount or 0
+    # Not logged here: the caller commits (or, for a dry run, rolls back) and reports.
     return result
 
 

@@ -4,7 +4,8 @@ Deduplication works in layers, because real feeds break every single-key scheme:
 1. per feed, by any of the entry's keys — GUID, canonical link, content hash — so feeds with
    missing or unstable GUIDs still dedupe on link or content;
 2. across feeds, by canonical URL: the story is stored once and each outlet recorded as a source;
-3. tombstones: keys of pruned items, so an entry still in a feed never comes back as new.
+3. tombstones: keys of pruned items, so an entry still in a feed never comes back as new
+   (each lasts as long as some feed still serves its entry, see retention.prune).
 
 The hot path uses bulk Core statements (a handful of queries per feed, not per entry): a cold
 poll of thousands of entries is bound by parsing, not by the database.
@@ -26,6 +27,10 @@ from monitor.models import Feed, Item, ItemKey, ItemSource, Tombstone
 from monitor.normalise import NormalisedItem
 
 logger = logging.getLogger(__name__)
+
+# How stale a tombstone's `seen_at` may get before a poll that still finds its entry moves
+# it on (retention keeps a tombstone far longer than this after it was last seen).
+TOMBSTONE_REFRESH = timedelta(days=1)
 
 
 @dataclass
@@ -140,6 +145,7 @@ def store_entries(session: Session, feed: Feed, items: Sequence[NormalisedItem],
     add_keys: dict[str, int] = {}     # key -> existing item id
     add_sources: dict[int, str | None] = {}
     stale_before = now - timedelta(seconds=max_item_age)
+    still_served: set[str] = set()  # tombstones of entries this poll still carries
 
     # Rows inserted by this batch take part in every lookup under a placeholder id -(index+1),
     # so an entry repeated inside one document is judged exactly like one stored before.
@@ -180,8 +186,11 @@ def store_entries(session: Session, feed: Feed, items: Sequence[NormalisedItem],
             existing[item_id].add(item)
             remember(item_id, keys.values())
             continue
-        if any(feed_tombstone(feed.id, k) in tombstoned for k in keys.values()) or \
-                (url and url_tombstone(url) in tombstoned):
+        stones = {feed_tombstone(feed.id, k) for k in keys.values()}
+        if url:
+            stones.add(url_tombstone(url))
+        if not stones.isdisjoint(tombstoned):
+            still_served.update(stones & tombstoned)
             outcome.pruned += 1
             continue
         link_clash = "link" in keys and keys["link"] in known
@@ -220,6 +229,12 @@ def store_entries(session: Session, feed: Feed, items: Sequence[NormalisedItem],
     if add_sources:
         session.execute(insert(ItemSource), [{"item_id": i, "feed_id": feed.id, "url": u, "first_seen_at": now}
                                              for i, u in add_sources.items()])
+    if still_served:
+        # A tombstone lasts while its entry is still served (see retention.prune); moving it
+        # on once a day, not at every poll, keeps a feed's long archive from a write per poll.
+        session.execute(update(Tombstone).where(
+            Tombstone.key_hash.in_(still_served),
+            Tombstone.seen_at < now - TOMBSTONE_REFRESH).values(seen_at=now))
     return outcome
 
 
@@ -260,7 +275,7 @@ def tombstone_items(session: Session, item_ids: Iterable[int], *, now: datetime)
     stones |= {url_tombstone(url) for url in session.scalars(
         select(Item.canonical_url).where(Item.id.in_(ids), Item.canonical_url.is_not(None)))}
     present = set(session.scalars(select(Tombstone.key_hash).where(Tombstone.key_hash.in_(stones))))
-    fresh = [{"key_hash": s, "pruned_at": now} for s in stones - present]
+    fresh = [{"key_hash": s, "seen_at": now} for s in stones - present]
     if fresh:
         session.execute(insert(Tombstone), fresh)
     return len(fresh)

@@ -160,6 +160,34 @@ def test_feeds_check_shows_entries_without_storing(run, feed_server: FeedServer,
     assert "not a feed" in run("feeds", "check", feed_server.url("/page"), code=1)
 
 
+def test_prune_dry_run_counts_and_removes_nothing(run, feed_server: FeedServer) -> None:
+    run("feeds", "add", feeds(feed_server, 1)[0])
+    run("poll", "--once", "--all")
+    assert run("db", "prune", "--older-than", "0s", "--dry-run").startswith("would prune 3 items")
+    assert len(json.loads(run("items", "list", "--json"))) == 3
+    assert run("db", "prune", "--older-than", "0s").startswith("pruned 3 items")
+    assert json.loads(run("items", "list", "--json")) == []
+
+
+def test_upgrade_keeps_tombstones_under_their_new_column(tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    from sqlalchemy import select, text
+
+    from monitor.models import Tombstone
+
+    db = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    db.upgrade("0003")
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO tombstones (key_hash, pruned_at) "
+                          "VALUES ('k', '2026-01-02 03:04:05.000000')"))
+    db.upgrade()
+    with db.session() as session:
+        assert session.scalar(select(Tombstone.seen_at)) == datetime(2026, 1, 2, 3, 4, 5,
+                                                                     tzinfo=timezone.utc)
+    db.dispose()
+
+
 def test_commands_refuse_an_unmigrated_database(tmp_path: Path) -> None:
     env = {**os.environ, "MONITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}
     proc = subprocess.run([sys.executable, "-m", "monitor", "feeds", "list"], capture_output=True, text=True,

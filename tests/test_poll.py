@@ -9,15 +9,16 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from feedgen import Entry, rss
 from feedserver import Feed, FeedServer, Hang, Redirect, Status, http_date
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from monitor.poll import poll_once
 from monitor.config import Settings
 from monitor.database import Database
 from monitor.models import Feed as FeedRow
-from monitor.models import Item, ItemSource
+from monitor.models import Item, ItemSource, Tombstone
 from monitor.poll import PollSummary, utcnow
 from monitor.registry import add_feed
+from monitor.retention import prune
 from monitor.store import tombstone_items
 
 NOW = datetime.now(timezone.utc)
@@ -181,6 +182,56 @@ def test_pruned_entry_reappearing_does_not_come_back_as_new(db, settings, feed_s
     assert summary.items_new == 1
     with db.session() as session:
         assert session.scalar(select(Item).where(Item.guid == "story-2")) is None
+
+
+def tombstone_ages(db: Database) -> list[timedelta]:
+    now = utcnow()
+    with db.session() as session:
+        return sorted(now - seen for seen in session.scalars(select(Tombstone.seen_at)))
+
+
+def test_tombstone_lasts_while_a_feed_still_serves_its_entry(db, settings, feed_server: FeedServer) -> None:
+    # Undated entries: one that came back as new would never be too old to alert again.
+    undated = [replace(e, published=None) for e in entries(2)]
+    route = feed_server.add("/a.xml", Feed(rss(undated)))
+    add(db, settings, feed_server.url("/a.xml"))
+    poll(db, settings)
+    long_ago = utcnow() - timedelta(days=400)
+    with db.session() as session:
+        items = list(session.scalars(select(Item)))
+        tombstone_items(session, [i.id for i in items], now=long_ago)
+        for item in items:
+            session.delete(item)
+    route.update(rss(undated[:1]))  # story-0 is still served, story-1 has left the feed
+    summary = poll(db, settings)
+    assert summary.items_new == 0
+    refreshed, gone = tombstone_ages(db)[0], tombstone_ages(db)[-1]
+    assert refreshed < timedelta(minutes=5) and gone > timedelta(days=399)
+    with db.session() as session:
+        result = prune(session, settings, older_than=30 * 86400, now=utcnow())
+    # story-0's tombstones stay however short the retention; story-1's have expired
+    assert result.old_tombstones > 0
+    assert all(age < timedelta(minutes=5) for age in tombstone_ages(db))
+    route.update(rss(undated))
+    assert poll(db, settings).items_new == 1  # story-1, gone for 400 days, is new again
+    assert count_items(db) == 1
+
+
+def test_a_short_retention_does_not_expire_recent_tombstones(db, settings, feed_server: FeedServer) -> None:
+    route = feed_server.add("/a.xml", Feed(rss([replace(e, published=None) for e in entries(2)])))
+    add(db, settings, feed_server.url("/a.xml"))
+    poll(db, settings)
+    later = utcnow() + timedelta(days=2)
+    with db.session() as session:
+        session.execute(update(Item).values(first_seen_at=utcnow() - timedelta(days=1)))
+    with db.session() as session:
+        assert prune(session, settings, older_than=0, now=utcnow()).items == 2
+    route.update(rss([]))  # out of the feed for a while: nothing moves the tombstones on
+    poll(db, settings)
+    with db.session() as session:
+        assert prune(session, settings, older_than=86400, now=later).old_tombstones == 0
+    route.update(rss([replace(e, published=None) for e in entries(2)]))
+    assert poll(db, settings).items_new == 0
 
 
 def test_item_older_than_max_age_is_stored_but_marked_stale(database_url, feed_server: FeedServer) -> None:
