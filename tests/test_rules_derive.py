@@ -100,6 +100,16 @@ def test_titles_and_sentence_starts_are_not_taken_for_names() -> None:
                           "Russian Foreign Minister Sergei Lavrov", "A"}
 
 
+def test_a_word_after_a_spaced_hyphen_starts_a_clause() -> None:
+    # A capitalised verb after " - " is not part of the name it runs into, and a name after
+    # the dash is still found.
+    text = BRIEFING + ("A Hamas official spoke out - Exposing Hamas aims, he said.\n"
+                       "Talks went on - Lavrov met them again.\n")
+    draft = derive_draft({"a.txt": text, "b.txt": SECOND})
+    assert "Exposing Hamas" not in _actor_with_alias(draft, "Hamas")["aliases"]
+    assert "Lavrov ×2" in draft  # BRIEFING's one and the one after the dash
+
+
 def test_russian_declensions_cluster() -> None:
     draft = derive_draft({"ru.txt": RUSSIAN})
     putin = _actor_with_alias(draft, "Путина")

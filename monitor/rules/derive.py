@@ -390,7 +390,10 @@ def tokenise(text: str) -> list[Token]:
         for n, (m, segment) in enumerate(zip(matches, segment_of, strict=True)):
             headline = whole_line or segment in headlines or n in headline_words
             before = line[:m.start()].rstrip()
-            initial = not before or before[-1] in _SENTENCE_END_CHARS
+            # A spaced hyphen is a dash ("speaks out - Exposing Hamas goals"): what follows
+            # starts a clause, its capital says nothing.
+            initial = not before or before[-1] in _SENTENCE_END_CHARS \
+                or before[-1] == "-" and before[-2:-1] in ("", " ")
             word = m.group()
             possessive = False
             # "Russia's" / "Hamas’s": the name is what comes before the possessive ending.
