@@ -366,9 +366,13 @@ def run(app: AppContext) -> None:
     if logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(logging.INFO)
     database = app.database()
-    lock = database.single_instance_lock()  # noqa: F841 - held until the process exits
-    recorder = app.matcher()
-    asyncio.run(Daemon(database, app.settings, recorder, config_path=app.config_path).run())
+    lock = database.single_instance_lock()  # an open file: the lock lasts while it is open
+    try:
+        recorder = app.matcher()
+        asyncio.run(Daemon(database, app.settings, recorder, config_path=app.config_path).run())
+    finally:
+        if lock is not None:
+            lock.close()
 
 
 # -- items -----------------------------------------------------------------------------------

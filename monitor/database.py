@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import IO, Any, Iterator
 
 from alembic import command
 from alembic.config import Config
@@ -108,7 +108,7 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
 
-    def single_instance_lock(self) -> object | None:
+    def single_instance_lock(self) -> IO[str] | None:
         """On SQLite, hold an exclusive lock for this daemon's lifetime: one writer per file.
 
         Returns the open lock file (keep a reference) or None on PostgreSQL, where several
