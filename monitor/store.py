@@ -129,7 +129,10 @@ def store_entries(session: Session, feed: Feed, items: Sequence[NormalisedItem],
         .where(ItemKey.feed_id == feed.id, ItemKey.key_hash.in_(all_keys))).all())
     by_url = dict(session.execute(
         select(Item.canonical_url, Item.id).where(Item.canonical_url.in_(urls))).all()) if urls else {}
-    tomb_candidates = {feed_tombstone(feed.id, k) for k in all_keys} | {url_tombstone(u) for u in urls}
+    # Each key's and URL's tombstone, hashed once: looked up for the batch, then per entry.
+    key_stones = {k: feed_tombstone(feed.id, k) for k in all_keys}
+    url_stones = {u: url_tombstone(u) for u in urls}
+    tomb_candidates = set(key_stones.values()) | set(url_stones.values())
     tombstoned = set(session.scalars(
         select(Tombstone.key_hash).where(Tombstone.key_hash.in_(tomb_candidates))).all())
     existing_ids = set(known.values()) | set(by_url.values())
@@ -186,9 +189,9 @@ def store_entries(session: Session, feed: Feed, items: Sequence[NormalisedItem],
             existing[item_id].add(item)
             remember(item_id, keys.values())
             continue
-        stones = {feed_tombstone(feed.id, k) for k in keys.values()}
+        stones = {key_stones[k] for k in keys.values()}
         if url:
-            stones.add(url_tombstone(url))
+            stones.add(url_stones[url])
         if not stones.isdisjoint(tombstoned):
             still_served.update(stones & tombstoned)
             outcome.pruned += 1
